@@ -1,0 +1,138 @@
+/**
+ * The composition root (design §1): the only place that constructs the SQLite store and
+ * the services, so several homeservers can run in one process (tests, federation pairs).
+ */
+import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { Config, ListenerConfig } from './config';
+import { rootLogger, type Logger } from './log';
+import { createSqliteStore } from './storage/sqlite';
+import type { Store } from './storage/store';
+import { loadOrCreateSigningKey } from './signing-key-file';
+import { createKeyService } from './services/keys';
+import type { Services } from './services';
+import { buildHttpApp, buildRouters } from './http';
+import type { SigningKey } from './core/signing';
+
+export interface BoundAddress {
+  listener: number;
+  address: string;
+  family: string;
+  port: number;
+  tls: boolean;
+}
+
+export interface Homeserver {
+  readonly config: Config;
+  readonly services: Services;
+  readonly store: Store;
+  /** Binds every listener; resolves with what was bound. */
+  start(): Promise<BoundAddress[]>;
+  /** Stops accepting connections, ends idle keep-alives, closes the database. */
+  stop(): Promise<void>;
+  /** Base URL of the first listener serving `resource` (after start). */
+  baseUrl(resource?: 'client' | 'federation'): string;
+}
+
+export interface HomeserverOptions {
+  logger?: Logger;
+  now?: () => number;
+  /** Use this key instead of the signing_key_path file (tests). */
+  signingKey?: SigningKey;
+}
+
+export function createHomeserver(config: Config, opts: HomeserverOptions = {}): Homeserver {
+  const logger = opts.logger ?? rootLogger;
+  const now = opts.now ?? Date.now;
+  const signingKey = opts.signingKey ?? loadSigningKey(config, logger);
+  const store = createSqliteStore({ path: config.databasePath });
+  const keys = createKeyService({ serverName: config.serverName, signingKey, now });
+  const services: Services = { config, store, keys, logger, now };
+  const routers = buildRouters(services);
+
+  const servers: Array<{ server: http.Server; listener: number }> = [];
+  const bound: BoundAddress[] = [];
+  let stopped = false;
+
+  async function start(): Promise<BoundAddress[]> {
+    const tlsOptions = () => {
+      if (!config.tlsCertificatePath || !config.tlsPrivateKeyPath) throw new Error('TLS listener without certificate');
+      return { cert: fs.readFileSync(config.tlsCertificatePath), key: fs.readFileSync(config.tlsPrivateKeyPath) };
+    };
+    for (const [i, l] of config.listeners.entries()) {
+      const app = buildHttpApp(services, routers, l.resources);
+      const ok: BoundAddress[] = [];
+      const failures: string[] = [];
+      let port = l.port;
+      for (const addr of l.bindAddresses) {
+        const server = l.tls ? https.createServer(tlsOptions(), app) : http.createServer(app);
+        server.keepAliveTimeout = 65_000;
+        try {
+          await listen(server, addr, port, ipv6OnlyFor(addr, l));
+        } catch (e) {
+          failures.push(`${addr}:${port}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+          continue;
+        }
+        const a = server.address() as AddressInfo;
+        port = a.port; // port 0: every address of a listener shares the first port chosen
+        servers.push({ server, listener: i });
+        ok.push({ listener: i, address: a.address, family: a.family, port: a.port, tls: l.tls });
+      }
+      if (!ok.length) throw new Error(`listeners[${i}]: could not bind any address (${failures.join('; ')})`);
+      for (const f of failures) logger.warn('listener address not bound', { listener: i, detail: f });
+      bound.push(...ok);
+    }
+    for (const b of bound) {
+      logger.info('listening', { address: b.address, port: b.port, tls: b.tls, resources: [...config.listeners[b.listener]!.resources] });
+    }
+    return bound;
+  }
+
+  async function stop(): Promise<void> {
+    if (stopped) return;
+    stopped = true;
+    await Promise.all(
+      servers.map(
+        ({ server }) =>
+          new Promise<void>((resolve) => {
+            server.close(() => resolve());
+            server.closeIdleConnections();
+          }),
+      ),
+    );
+    store.close();
+  }
+
+  function baseUrl(resource: 'client' | 'federation' = 'client'): string {
+    const b = bound.find((x) => config.listeners[x.listener]!.resources.has(resource));
+    if (!b) throw new Error(`no listener serves ${resource}`);
+    const host = b.family === 'IPv6' ? `[${b.address}]` : b.address;
+    return `${b.tls ? 'https' : 'http'}://${host}:${b.port}`;
+  }
+
+  return { config, services, store, start, stop, baseUrl };
+}
+
+function loadSigningKey(config: Config, logger: Logger): SigningKey {
+  const { key, created } = loadOrCreateSigningKey(config.signingKeyPath);
+  if (created && config.signingKeyPath !== ':memory:') logger.info('created signing key', { path: config.signingKeyPath, keyId: key.keyId });
+  return key;
+}
+
+/** '::' next to an IPv4 wildcard must be IPv6-only, or the two binds collide. */
+function ipv6OnlyFor(addr: string, l: ListenerConfig): boolean {
+  return addr === '::' && l.bindAddresses.some((a) => a === '0.0.0.0');
+}
+
+function listen(server: http.Server, host: string, port: number, ipv6Only: boolean): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (e: Error) => reject(e);
+    server.once('error', onError);
+    server.listen({ host, port, ipv6Only }, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+}

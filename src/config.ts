@@ -1,0 +1,182 @@
+/**
+ * Synapse-style homeserver.yaml subset (design §2). Known keys are validated against
+ * schema/config.json; unknown keys are reported once and ignored, so a minimal Synapse
+ * config runs unchanged.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import configSchema from '../schema/config.json';
+import { firstError } from './validation';
+import type { LogLevel } from './log';
+
+export type ResourceName = 'client' | 'federation';
+
+export interface ListenerConfig {
+  port: number;
+  bindAddresses: string[];
+  tls: boolean;
+  resources: Set<ResourceName>;
+}
+
+export interface Config {
+  serverName: string;
+  publicBaseUrl: string;
+  listeners: ListenerConfig[];
+  tlsCertificatePath?: string;
+  tlsPrivateKeyPath?: string;
+  databasePath: string; // ':memory:' for a throwaway server
+  signingKeyPath: string; // ':memory:'-style servers still get a key file unless `signingKeySeed` is given
+  enableRegistration: boolean;
+  enableRegistrationWithoutVerification: boolean;
+  registrationSharedSecret?: string;
+  federationVerifyCertificates: boolean;
+  ipRangeBlacklist: string[];
+  ipRangeWhitelist: string[];
+  defaultRoomVersion: string;
+  logLevel: LogLevel;
+  maxRequestBodySize: number;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly key: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Synapse's default outbound federation blocklist (private, loopback, link-local, …). */
+export const DEFAULT_IP_RANGE_BLACKLIST = [
+  '127.0.0.0/8', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', '192.0.0.0/24',
+  '169.254.0.0/16', '192.88.99.0/24', '198.18.0.0/15', '192.0.2.0/24', '198.51.100.0/24', '203.0.113.0/24',
+  '224.0.0.0/4', '::1/128', 'fe80::/10', 'fc00::/7', '2001:db8::/32', 'ff00::/8', 'fec0::/10',
+];
+
+const KNOWN_RESOURCES: ReadonlySet<string> = new Set(['client', 'federation']);
+/** Resource names Synapse knows that Doorstep serves as part of another resource or not at all. */
+const IGNORED_RESOURCES: ReadonlySet<string> = new Set(['keys', 'media', 'metrics', 'health', 'openid', 'replication', 'static', 'consent', 'webclient']);
+
+export interface LoadResult {
+  config: Config;
+  /** Keys present in the file that Doorstep does not know (reported once, ignored). */
+  unknownKeys: string[];
+  /** Other non-fatal remarks (e.g. listener resource names Doorstep ignores). */
+  warnings: string[];
+}
+
+/** Parses YAML text; throws ConfigError naming the key on a wrong type or value. */
+export function parseConfig(text: string, baseDir = process.cwd()): LoadResult {
+  let raw: unknown;
+  try {
+    raw = YAML.parse(text);
+  } catch (e) {
+    throw new ConfigError('(file)', `config is not valid YAML: ${(e as Error).message.split('\n')[0]}`);
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new ConfigError('(file)', 'config must be a YAML mapping of keys to values');
+  }
+  return buildConfig(raw as Record<string, unknown>, baseDir);
+}
+
+export function loadConfigFile(file: string): LoadResult {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError('--config', `cannot read config file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  return parseConfig(text, process.cwd());
+}
+
+export function buildConfig(raw: Record<string, unknown>, baseDir = process.cwd()): LoadResult {
+  const known = new Set(Object.keys(configSchema.properties));
+  const unknownKeys = Object.keys(raw).filter((k) => !known.has(k));
+  const rawKnown: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(raw)) if (known.has(k) && v !== null) rawKnown[k] = v;
+
+  const err = firstError('config', rawKnown);
+  if (err) throw new ConfigError(err.path, `invalid config: ${err.message}`);
+
+  const r = rawKnown as Record<string, any>;
+  const warnings: string[] = [];
+  const serverName: string = r.server_name;
+  const resolvePath = (p: string) => (p === ':memory:' ? p : path.resolve(baseDir, p));
+
+  const listenersRaw: any[] = r.listeners ?? [
+    { port: 8008, type: 'http', tls: false, bind_addresses: ['127.0.0.1', '::1'], resources: [{ names: ['client', 'federation'] }] },
+  ];
+  const listeners: ListenerConfig[] = listenersRaw.map((l, i) => {
+    const resources = new Set<ResourceName>();
+    for (const res of l.resources ?? [{ names: ['client', 'federation'] }]) {
+      for (const name of res.names) {
+        if (KNOWN_RESOURCES.has(name)) resources.add(name as ResourceName);
+        else if (!IGNORED_RESOURCES.has(name))
+          throw new ConfigError(`listeners[${i}].resources.names`, `invalid config: listeners[${i}].resources.names: unknown resource "${name}" (known: client, federation)`);
+        else warnings.push(`listeners[${i}]: resource "${name}" is not served separately by Doorstep; ignored`);
+      }
+    }
+    return {
+      port: l.port,
+      bindAddresses: l.bind_addresses ?? ['::', '0.0.0.0'],
+      tls: l.tls === true,
+      resources,
+    };
+  });
+  listeners.forEach((l, i) => {
+    if (l.tls && (!r.tls_certificate_path || !r.tls_private_key_path)) {
+      const key = r.tls_certificate_path ? 'tls_private_key_path' : 'tls_certificate_path';
+      throw new ConfigError(key, `invalid config: ${key}: required because listeners[${i}] has tls: true`);
+    }
+  });
+
+  const dbArgs = r.database?.args?.database as string | undefined;
+  const firstClient = listeners.find((l) => l.resources.has('client'));
+  const publicBaseUrl: string =
+    r.public_baseurl ??
+    (firstClient
+      ? `${firstClient.tls ? 'https' : 'http'}://${hostForUrl(serverName)}:${firstClient.port}/`
+      : `https://${serverName}/`);
+
+  const config: Config = {
+    serverName,
+    publicBaseUrl: publicBaseUrl.endsWith('/') ? publicBaseUrl : publicBaseUrl + '/',
+    listeners,
+    tlsCertificatePath: r.tls_certificate_path ? resolvePath(r.tls_certificate_path) : undefined,
+    tlsPrivateKeyPath: r.tls_private_key_path ? resolvePath(r.tls_private_key_path) : undefined,
+    databasePath: resolvePath(dbArgs ?? 'data/homeserver.db'),
+    signingKeyPath: resolvePath(r.signing_key_path ?? `data/${serverName.replace(/[:[\]]/g, '_')}.signing.key`),
+    enableRegistration: r.enable_registration ?? false,
+    enableRegistrationWithoutVerification: r.enable_registration_without_verification ?? false,
+    registrationSharedSecret: r.registration_shared_secret,
+    federationVerifyCertificates: r.federation_verify_certificates ?? true,
+    ipRangeBlacklist: r.ip_range_blacklist ?? DEFAULT_IP_RANGE_BLACKLIST,
+    ipRangeWhitelist: r.ip_range_whitelist ?? [],
+    defaultRoomVersion: String(r.default_room_version ?? '11'),
+    logLevel: r.log_level ?? 'info',
+    maxRequestBodySize: r.max_request_body_size ?? 1024 * 1024,
+  };
+  return { config, unknownKeys, warnings };
+}
+
+/** The host part of a server name (without port), for URLs. */
+function hostForUrl(serverName: string): string {
+  const m = /^(\[[^\]]+\]|[^:]+)(?::\d+)?$/.exec(serverName);
+  return m ? m[1]! : serverName;
+}
+
+/** A config for tests and embedded use: in-memory DB, one listener on port 0. */
+export function testConfig(overrides: Partial<Config> = {}): Config {
+  const base = buildConfig({
+    server_name: overrides.serverName ?? 'localhost',
+    listeners: [{ port: 0, bind_addresses: ['127.0.0.1'], resources: [{ names: ['client', 'federation'] }] }],
+    database: { name: 'sqlite3', args: { database: ':memory:' } },
+    signing_key_path: ':memory:',
+    enable_registration: true,
+    enable_registration_without_verification: true,
+    log_level: 'warn',
+  }).config;
+  return { ...base, ...overrides };
+}

@@ -1,0 +1,58 @@
+/**
+ * Cross-cutting HTTP middleware: CORS, JSON bodies, the JSON 404/405 catch-all and the
+ * one error handler (which delegates the errcode/status choice to src/errors.ts).
+ */
+import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Router } from 'express';
+import { methodNotAllowed, notJson, toMatrixError, unrecognized } from '../errors';
+import type { Logger } from '../log';
+
+/** spec: client-server-api "Web Browser Clients" — on every response, OPTIONS included. */
+export const cors: RequestHandler = (req, res, next) => {
+  res.setHeader('Access-Control-Allow-Origin', '*');
+  res.setHeader('Access-Control-Allow-Methods', 'GET, POST, PUT, DELETE, OPTIONS');
+  res.setHeader('Access-Control-Allow-Headers', 'X-Requested-With, Content-Type, Authorization');
+  if (req.method === 'OPTIONS') {
+    res.status(204).end();
+    return;
+  }
+  next();
+};
+
+/** Parses any request body as JSON (clients do not always send Content-Type). */
+export function jsonBody(limitBytes: number): RequestHandler {
+  const parse = express.json({ limit: limitBytes, strict: false, type: () => true });
+  return (req, res, next) => {
+    if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return next();
+    parse(req, res, next);
+  };
+}
+
+/** The request body as a JSON object, or 400 M_NOT_JSON when there is none. */
+export function bodyOf(req: Request): unknown {
+  const b = req.body as unknown;
+  if (b === undefined) throw notJson('Request body must be a JSON object');
+  return b;
+}
+
+/** Unknown path → 404 M_UNRECOGNIZED; known path, wrong method → 405 M_UNRECOGNIZED. */
+export function unrecognizedHandler(routers: Router[]): RequestHandler {
+  return (req, _res, next) => {
+    const known = routers.some((r) =>
+      (r.stack as unknown as Array<{ route?: unknown; match(path: string): boolean }>).some(
+        (layer) => layer.route !== undefined && layer.match(req.path),
+      ),
+    );
+    next(known ? methodNotAllowed() : unrecognized());
+  };
+}
+
+export function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (err, req, res, _next) => {
+    const m = toMatrixError(err);
+    if (m.status >= 500) logger.error('request failed', { method: req.method, path: req.path, err });
+    else logger.debug('request refused', { method: req.method, path: req.path, errcode: m.errcode });
+    if (res.headersSent) return;
+    for (const [k, v] of Object.entries(m.headers)) res.setHeader(k, v);
+    res.status(m.status).json(m.body());
+  };
+}

@@ -1,0 +1,147 @@
+/**
+ * The storage interface (design §1): narrow and synchronous. Services compose these
+ * calls inside `transaction(fn)`; only storage/sqlite knows SQL.
+ */
+import type { Pdu, StateKey } from '../core/types';
+
+export interface RoomRecord {
+  roomId: string;
+  roomVersion: string;
+  creator: string;
+  createdTs: number;
+  isPublic: boolean;
+}
+
+export interface StoredEvent {
+  eventId: string;
+  streamOrdering: number;
+  roomId: string;
+  pdu: Pdu;
+  /** State group holding the room state *after* this event. */
+  stateGroup: number | null;
+  rejected: boolean;
+  outlier: boolean;
+}
+
+export interface NewEvent {
+  eventId: string;
+  pdu: Pdu;
+  stateGroup: number | null;
+  rejected?: boolean;
+  outlier?: boolean;
+}
+
+export interface MembershipRecord {
+  roomId: string;
+  userId: string;
+  membership: string;
+  eventId: string;
+  sender: string;
+  streamOrdering: number;
+}
+
+export interface UserRecord {
+  userId: string;
+  passwordHash: string | null;
+  admin: boolean;
+  createdTs: number;
+  deactivated: boolean;
+  displayname: string | null;
+  avatarUrl: string | null;
+}
+
+export interface DeviceRecord {
+  userId: string;
+  deviceId: string;
+  displayName: string | null;
+  createdTs: number;
+  lastSeenTs: number | null;
+  lastSeenIp: string | null;
+}
+
+export interface AccessTokenRecord {
+  tokenHash: string;
+  userId: string;
+  deviceId: string;
+  createdTs: number;
+}
+
+export interface ServerKeyRecord {
+  serverName: string;
+  keyId: string;
+  /** Unpadded base64 ed25519 public key. */
+  publicKey: string;
+  validUntilTs: number;
+  /** Set for keys from old_verify_keys. */
+  expiredTs: number | null;
+  fetchedTs: number;
+}
+
+export interface EventQuery {
+  roomId: string;
+  /** Exclusive lower / upper stream bounds. */
+  afterStream?: number;
+  beforeStream?: number;
+  dir: 'f' | 'b';
+  limit: number;
+}
+
+export interface Store {
+  transaction<T>(fn: () => T): T;
+  close(): void;
+
+  // rooms
+  insertRoom(room: RoomRecord): void;
+  getRoom(roomId: string): RoomRecord | undefined;
+  setRoomPublic(roomId: string, isPublic: boolean): void;
+
+  // events
+  insertEvent(e: NewEvent): number; // returns stream ordering
+  getEvent(eventId: string): StoredEvent | undefined;
+  hasEvent(eventId: string): boolean;
+  getRoomEvents(q: EventQuery): StoredEvent[];
+  maxStreamOrdering(): number;
+  getForwardExtremities(roomId: string): string[];
+  setForwardExtremities(roomId: string, eventIds: string[]): void;
+  maxDepth(roomId: string): number;
+
+  // state
+  /** Stores the state `prevGroup + delta` and returns its id (deltas are compacted into snapshots). */
+  insertStateGroup(roomId: string, prevGroup: number | null, delta: ReadonlyMap<StateKey, string>): number;
+  getStateGroup(group: number): Map<StateKey, string>;
+  getCurrentState(roomId: string): Map<StateKey, string>;
+  getCurrentStateEventId(roomId: string, type: string, stateKey: string): string | undefined;
+  /** Applies a delta to the room's current state; keeps the membership table in step. */
+  applyCurrentStateDelta(roomId: string, delta: ReadonlyMap<StateKey, string>): void;
+
+  // memberships (derived from current state; written only by applyCurrentStateDelta)
+  getMembership(roomId: string, userId: string): MembershipRecord | undefined;
+  getRoomsForUser(userId: string): MembershipRecord[];
+  getRoomMembers(roomId: string): MembershipRecord[];
+
+  // accounts
+  insertUser(u: UserRecord): void;
+  getUser(userId: string): UserRecord | undefined;
+  updateUser(userId: string, fields: Partial<Omit<UserRecord, 'userId'>>): void;
+  insertDevice(d: DeviceRecord): void;
+  getDevice(userId: string, deviceId: string): DeviceRecord | undefined;
+  listDevices(userId: string): DeviceRecord[];
+  updateDevice(userId: string, deviceId: string, fields: Partial<Pick<DeviceRecord, 'displayName' | 'lastSeenTs' | 'lastSeenIp'>>): void;
+  deleteDevice(userId: string, deviceId: string): void;
+  insertAccessToken(t: AccessTokenRecord): void;
+  getAccessToken(tokenHash: string): AccessTokenRecord | undefined;
+  deleteAccessToken(tokenHash: string): void;
+  deleteAccessTokensForDevice(userId: string, deviceId: string): void;
+  deleteAccessTokensForUser(userId: string): void;
+
+  // remote server keys
+  upsertServerKey(k: ServerKeyRecord): void;
+  getServerKey(serverName: string, keyId: string): ServerKeyRecord | undefined;
+  getServerKeys(serverName: string): ServerKeyRecord[];
+
+  // idempotency
+  getClientTxn(userId: string, deviceId: string, txnId: string): string | undefined;
+  insertClientTxn(userId: string, deviceId: string, txnId: string, eventId: string): void;
+  getFederationTxn(origin: string, txnId: string): string | undefined;
+  insertFederationTxn(origin: string, txnId: string, responseJson: string, ts: number): void;
+}

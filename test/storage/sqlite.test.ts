@@ -1,0 +1,190 @@
+/**
+ * The SQLite store behind the storage interface (design §1): migrations, each table's
+ * round trip, state groups, and durability of acknowledged writes across kill -9.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { createSqliteStore, migrate } from '../../src/storage/sqlite';
+import { MIGRATIONS } from '../../src/storage/sqlite/migrations';
+import type { Store } from '../../src/storage/store';
+import { stateKey, type Pdu } from '../../src/core/types';
+import { tempDir } from '../helpers/spawn';
+
+function pdu(over: Partial<Pdu>): Pdu {
+  return {
+    room_id: '!r:x',
+    sender: '@a:x',
+    origin_server_ts: 1,
+    type: 'm.room.message',
+    content: { body: 'hi' },
+    prev_events: [],
+    auth_events: [],
+    depth: 1,
+    hashes: { sha256: 'h' },
+    signatures: {},
+    ...over,
+  };
+}
+
+describe('migrate', () => {
+  it('brings a new database to the latest schema version and is a no-op after', () => {
+    const db = new Database(':memory:');
+    expect(migrate(db)).toBe(MIGRATIONS.length);
+    expect(db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
+    expect(migrate(db)).toBe(MIGRATIONS.length);
+    const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all();
+    for (const t of ['events', 'rooms', 'current_state', 'room_memberships', 'users', 'devices', 'access_tokens', 'server_keys', 'client_txns', 'federation_txns', 'state_groups']) {
+      expect(tables).toContain(t);
+    }
+  });
+
+  it('refuses a database from a newer Doorstep', () => {
+    const db = new Database(':memory:');
+    db.pragma(`user_version = ${MIGRATIONS.length + 1}`);
+    expect(() => migrate(db)).toThrow(/newer/);
+  });
+});
+
+describe('createSqliteStore', () => {
+  let store: Store;
+  beforeEach(() => {
+    store = createSqliteStore({ path: ':memory:' });
+  });
+  afterEach(() => store.close());
+
+  it('stores events with increasing stream orderings and reads them back', () => {
+    const a = store.insertEvent({ eventId: '$a', pdu: pdu({}), stateGroup: null });
+    const b = store.insertEvent({ eventId: '$b', pdu: pdu({ depth: 2 }), stateGroup: null });
+    expect(b).toBeGreaterThan(a);
+    expect(store.getEvent('$a')!.pdu.content).toEqual({ body: 'hi' });
+    expect(store.hasEvent('$b')).toBe(true);
+    expect(store.hasEvent('$c')).toBe(false);
+    expect(store.maxStreamOrdering()).toBe(b);
+    expect(store.maxDepth('!r:x')).toBe(2);
+    expect(store.getRoomEvents({ roomId: '!r:x', dir: 'b', limit: 10 }).map((e) => e.eventId)).toEqual(['$b', '$a']);
+    expect(store.getRoomEvents({ roomId: '!r:x', dir: 'f', limit: 1, afterStream: a }).map((e) => e.eventId)).toEqual(['$b']);
+  });
+
+  it('refuses a second event with the same event ID', () => {
+    store.insertEvent({ eventId: '$a', pdu: pdu({}), stateGroup: null });
+    expect(() => store.insertEvent({ eventId: '$a', pdu: pdu({}), stateGroup: null })).toThrow(/UNIQUE/);
+  });
+
+  it('rolls a transaction back entirely when it throws', () => {
+    expect(() =>
+      store.transaction(() => {
+        store.insertEvent({ eventId: '$a', pdu: pdu({}), stateGroup: null });
+        throw new Error('boom');
+      }),
+    ).toThrow('boom');
+    expect(store.hasEvent('$a')).toBe(false);
+  });
+
+  it('reconstructs state groups through deltas and compacted snapshots', () => {
+    let group = store.insertStateGroup('!r:x', null, new Map([[stateKey('m.room.create', ''), '$create']]));
+    for (let i = 0; i < 100; i++) {
+      group = store.insertStateGroup('!r:x', group, new Map([[stateKey('m.room.member', `@u${i}:x`), `$m${i}`]]));
+    }
+    const state = store.getStateGroup(group);
+    expect(state.size).toBe(101);
+    expect(state.get(stateKey('m.room.member', '@u99:x'))).toBe('$m99');
+    expect(state.get(stateKey('m.room.create', ''))).toBe('$create');
+    // Overwrites win over earlier values.
+    const g2 = store.insertStateGroup('!r:x', group, new Map([[stateKey('m.room.create', ''), '$other']]));
+    expect(store.getStateGroup(g2).get(stateKey('m.room.create', ''))).toBe('$other');
+    expect(store.getStateGroup(group).get(stateKey('m.room.create', ''))).toBe('$create');
+  });
+
+  it('keeps the membership table in step with current state', () => {
+    store.insertEvent({ eventId: '$j', pdu: pdu({ type: 'm.room.member', state_key: '@a:x', content: { membership: 'knock' } }), stateGroup: null });
+    store.applyCurrentStateDelta('!r:x', new Map([[stateKey('m.room.member', '@a:x'), '$j']]));
+    expect(store.getMembership('!r:x', '@a:x')).toMatchObject({ membership: 'knock', eventId: '$j', sender: '@a:x' });
+    store.insertEvent({ eventId: '$l', pdu: pdu({ type: 'm.room.member', state_key: '@a:x', sender: '@mod:x', content: { membership: 'leave' } }), stateGroup: null });
+    store.applyCurrentStateDelta('!r:x', new Map([[stateKey('m.room.member', '@a:x'), '$l']]));
+    expect(store.getMembership('!r:x', '@a:x')).toMatchObject({ membership: 'leave', sender: '@mod:x' });
+    expect(store.getRoomsForUser('@a:x').map((m) => m.roomId)).toEqual(['!r:x']);
+    expect(store.getRoomMembers('!r:x')).toHaveLength(1);
+    expect(store.getCurrentStateEventId('!r:x', 'm.room.member', '@a:x')).toBe('$l');
+    expect(store.getCurrentState('!r:x').size).toBe(1);
+  });
+
+  it('round-trips rooms, users, devices, tokens, server keys and transaction ids', () => {
+    store.insertRoom({ roomId: '!r:x', roomVersion: '11', creator: '@a:x', createdTs: 5, isPublic: false });
+    store.setRoomPublic('!r:x', true);
+    expect(store.getRoom('!r:x')).toEqual({ roomId: '!r:x', roomVersion: '11', creator: '@a:x', createdTs: 5, isPublic: true });
+
+    store.insertUser({ userId: '@a:x', passwordHash: 'h', admin: false, createdTs: 1, deactivated: false, displayname: null, avatarUrl: null });
+    store.updateUser('@a:x', { displayname: 'Alice', admin: true });
+    expect(store.getUser('@a:x')).toMatchObject({ displayname: 'Alice', admin: true, passwordHash: 'h' });
+
+    store.insertDevice({ userId: '@a:x', deviceId: 'D1', displayName: null, createdTs: 1, lastSeenTs: null, lastSeenIp: null });
+    store.updateDevice('@a:x', 'D1', { displayName: 'phone' });
+    expect(store.listDevices('@a:x').map((d) => d.displayName)).toEqual(['phone']);
+    store.insertAccessToken({ tokenHash: 't1', userId: '@a:x', deviceId: 'D1', createdTs: 1 });
+    expect(store.getAccessToken('t1')).toMatchObject({ userId: '@a:x', deviceId: 'D1' });
+    store.deleteAccessTokensForDevice('@a:x', 'D1');
+    expect(store.getAccessToken('t1')).toBeUndefined();
+    store.deleteDevice('@a:x', 'D1');
+    expect(store.getDevice('@a:x', 'D1')).toBeUndefined();
+
+    store.upsertServerKey({ serverName: 'o', keyId: 'ed25519:1', publicKey: 'k', validUntilTs: 10, expiredTs: null, fetchedTs: 1 });
+    store.upsertServerKey({ serverName: 'o', keyId: 'ed25519:1', publicKey: 'k', validUntilTs: 20, expiredTs: null, fetchedTs: 2 });
+    expect(store.getServerKey('o', 'ed25519:1')!.validUntilTs).toBe(20);
+    expect(store.getServerKeys('o')).toHaveLength(1);
+
+    store.insertClientTxn('@a:x', 'D1', 'txn1', '$e');
+    expect(store.getClientTxn('@a:x', 'D1', 'txn1')).toBe('$e');
+    expect(store.getClientTxn('@a:x', 'D2', 'txn1')).toBeUndefined();
+    store.insertFederationTxn('o', 't', '{}', 1);
+    expect(store.getFederationTxn('o', 't')).toBe('{}');
+  });
+});
+
+describe('durability', () => {
+  it('keeps every acknowledged write when the process is killed with SIGKILL', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'hs.db');
+    // A child writes events one transaction at a time and acknowledges each on stdout
+    // only after the transaction committed; the parent kills it mid-stream.
+    const child = spawn(
+      process.execPath,
+      [
+        '-e',
+        `
+        const { createSqliteStore } = require(${JSON.stringify(path.resolve(__dirname, '../../dist/src/storage/sqlite'))});
+        const store = createSqliteStore({ path: ${JSON.stringify(file)} });
+        let i = 0;
+        const tick = () => {
+          for (let k = 0; k < 20; k++, i++) {
+            store.transaction(() => store.insertEvent({ eventId: '$e' + i, pdu: { room_id: '!r:x', sender: '@a:x', origin_server_ts: 1, type: 't', content: {}, prev_events: [], auth_events: [], depth: i, hashes: { sha256: 'h' }, signatures: {} }, stateGroup: null }));
+            process.stdout.write('ack ' + i + '\\n');
+          }
+          setImmediate(tick);
+        };
+        tick();
+        `,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let out = '';
+    await new Promise<void>((resolve) => {
+      child.stdout!.on('data', (d) => {
+        out += d;
+        if (out.split('\n').length > 500) resolve();
+      });
+    });
+    child.kill('SIGKILL');
+    await new Promise((r) => child.on('exit', r));
+    const acked = out.split('\n').filter((l) => l.startsWith('ack ')).map((l) => Number(l.slice(4)));
+    expect(acked.length).toBeGreaterThan(400);
+    const store = createSqliteStore({ path: file });
+    try {
+      for (const i of acked) expect(store.hasEvent('$e' + i)).toBe(true);
+    } finally {
+      store.close();
+    }
+    expect(fs.existsSync(file)).toBe(true);
+  });
+});
