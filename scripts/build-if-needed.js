@@ -2,7 +2,6 @@
 // Builds dist/ with tsc when it is missing or older than any source file (used by `npm start`).
 const fs = require('node:fs');
 const path = require('node:path');
-const { execFileSync } = require('node:child_process');
 
 const root = path.resolve(__dirname, '..');
 const target = path.join(root, 'dist', 'src', 'main.js');
@@ -23,9 +22,6 @@ const sources = Math.max(
 );
 if (!built || sources > built) {
   process.stderr.write('doorstep: building (tsc)…\n');
-  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.build.json')], {
-    stdio: 'inherit', cwd: root,
-  });
-  require('./compile-schemas.js');
+  require('./build.js');
   fs.utimesSync(target, new Date(), new Date());
 }

@@ -12,6 +12,28 @@ import { createSqliteStore } from './storage/sqlite';
 import type { Store } from './storage/store';
 import { loadOrCreateSigningKey } from './signing-key-file';
 import { createKeyService } from './services/keys';
+import { createAccountService } from './services/accounts';
+import { createNotifier } from './services/notifier';
+import { createEventsService } from './services/events';
+import { createMembershipService } from './services/membership';
+import { createRateLimiter } from './services/ratelimit';
+import { createRoomsService } from './services/rooms';
+import { createClientEventFormatter } from './services/client-events';
+import { createVisibilityService } from './services/visibility';
+import { createRoomReadsService } from './services/room-reads';
+import { createDirectoryService } from './services/directory';
+import { createProfileService } from './services/profile';
+import { createPushRulesService } from './services/push-rules';
+import { createPresenceService } from './services/presence';
+import { createPushersService } from './services/pushers';
+import { createServerInfoService } from './services/server-info';
+import { createFilterService } from './services/filters';
+import { createAccountDataService } from './services/account-data';
+import { createTypingService } from './services/typing';
+import { createReceiptsService } from './services/receipts';
+import { createToDeviceService } from './services/to-device';
+import { createE2eKeysService } from './services/e2e-keys';
+import { createSyncService } from './services/sync';
 import type { Services } from './services';
 import { buildHttpApp, buildRouters } from './http';
 import type { SigningKey } from './core/signing';
@@ -49,7 +71,36 @@ export function createHomeserver(config: Config, opts: HomeserverOptions = {}): 
   const signingKey = opts.signingKey ?? loadSigningKey(config, logger);
   const store = createSqliteStore({ path: config.databasePath });
   const keys = createKeyService({ serverName: config.serverName, signingKey, now });
-  const services: Services = { config, store, keys, logger, now };
+  const accounts = createAccountService({ store, config, now, logger });
+  const notifier = createNotifier();
+  const events = createEventsService({ store, keys, notifier, logger, now });
+  const membership = createMembershipService({
+    store, events, serverName: config.serverName, knockLimiter: createRateLimiter(config.rcKnock, now),
+  });
+  const clientEvents = createClientEventFormatter({ store, now });
+  const rooms = createRoomsService({
+    store, events, membership, clientEvents, serverName: config.serverName, defaultRoomVersion: () => config.defaultRoomVersion, now,
+  });
+  const visibility = createVisibilityService({ store, events });
+  const roomReads = createRoomReadsService({ store, events, clientEvents, visibility });
+  const directory = createDirectoryService({ store, events, visibility, serverName: config.serverName, logger });
+  const profile = createProfileService({ store, membership });
+  const pushRules = createPushRulesService({ store, notifier });
+  const presence = createPresenceService({ store, notifier, now });
+  const pushers = createPushersService({ store, now });
+  const serverInfo = createServerInfoService({ config });
+  const filters = createFilterService({ store });
+  const accountData = createAccountDataService({ store, notifier });
+  const typing = createTypingService({ store, notifier, now });
+  const receipts = createReceiptsService({ store, notifier, accountData, now });
+  const toDevice = createToDeviceService({ store, notifier, serverName: config.serverName, logger });
+  const e2eKeys = createE2eKeysService({ store, notifier, serverName: config.serverName });
+  const sync = createSyncService({ store, notifier, membership, clientEvents, visibility, filters, typing, e2eKeys, logger });
+  const services: Services = {
+    filters, accountData, typing, receipts, toDevice, e2eKeys, sync,
+    profile, pushRules, presence, pushers, serverInfo,
+    config, store, keys, accounts, logger, now, notifier, events, membership, rooms, clientEvents, visibility, roomReads, directory,
+  };
   const routers = buildRouters(services);
 
   const servers: Array<{ server: http.Server; listener: number }> = [];
@@ -93,6 +144,8 @@ export function createHomeserver(config: Config, opts: HomeserverOptions = {}): 
   async function stop(): Promise<void> {
     if (stopped) return;
     stopped = true;
+    sync.close(); // answer waiting /sync long-polls so the listeners can close
+    typing.close();
     await Promise.all(
       servers.map(
         ({ server }) =>

@@ -36,6 +36,8 @@ export interface Config {
   defaultRoomVersion: string;
   logLevel: LogLevel;
   maxRequestBodySize: number;
+  /** Per-user knock rate limit (Synapse-style rc_* block `rc_knock`). */
+  rcKnock: { perSecond: number; burstCount: number };
 }
 
 export class ConfigError extends Error {
@@ -157,6 +159,7 @@ export function buildConfig(raw: Record<string, unknown>, baseDir = process.cwd(
     defaultRoomVersion: String(r.default_room_version ?? '11'),
     logLevel: r.log_level ?? 'info',
     maxRequestBodySize: r.max_request_body_size ?? 1024 * 1024,
+    rcKnock: { perSecond: r.rc_knock?.per_second ?? 10, burstCount: r.rc_knock?.burst_count ?? 100 },
   };
   return { config, unknownKeys, warnings };
 }

@@ -7,7 +7,22 @@ import type { ResourceName } from '../config';
 import type { Services } from '../services';
 import { cors, errorHandler, jsonBody, unrecognizedHandler } from './middleware';
 import { versionsRoutes } from './client/versions';
+import { accountRoutes } from './client/accounts';
+import { roomRoutes } from './client/rooms';
+import { knockRoutes } from './client/knock';
+import { roomReadRoutes } from './client/room-reads';
+import { directoryRoutes } from './client/directory';
+import { profileRoutes } from './client/profile';
+import { pushRoutes } from './client/push';
+import { presenceRoutes } from './client/presence';
+import { serverInfoRoutes } from './client/server-info';
+import { syncRoutes } from './client/sync';
+import { accountDataRoutes } from './client/account-data';
+import { ephemeralRoutes } from './client/ephemeral';
+import { toDeviceRoutes } from './client/to-device';
+import { e2eKeyRoutes } from './client/keys';
 import { federationVersionRoutes } from './federation/version';
+import { wellKnownServerRoutes } from './federation/well-known';
 import { keyRoutes } from './federation/keys';
 
 export interface Routers {
@@ -19,8 +34,23 @@ export interface Routers {
 export function buildRouters(s: Services): Routers {
   const client = Router({ strict: false });
   versionsRoutes(client);
+  accountRoutes(client, s);
+  roomRoutes(client, s);
+  knockRoutes(client, s);
+  roomReadRoutes(client, s);
+  directoryRoutes(client, s);
+  profileRoutes(client, s);
+  pushRoutes(client, s);
+  presenceRoutes(client, s);
+  serverInfoRoutes(client, s);
+  syncRoutes(client, s);
+  accountDataRoutes(client, s);
+  ephemeralRoutes(client, s);
+  toDeviceRoutes(client, s);
+  e2eKeyRoutes(client, s);
 
   const federation = Router({ strict: false });
+  wellKnownServerRoutes(federation, s);
   federationVersionRoutes(federation);
   keyRoutes(federation, s);
 

@@ -22,7 +22,15 @@ export const cors: RequestHandler = (req, res, next) => {
 export function jsonBody(limitBytes: number): RequestHandler {
   const parse = express.json({ limit: limitBytes, strict: false, type: () => true });
   return (req, res, next) => {
-    if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return next();
+    // Express 5's parser leaves `{}` when there is no body; keep "no body" distinguishable
+    // (endpoints whose body is required answer M_NOT_JSON).
+    const hasBody =
+      req.headers['transfer-encoding'] !== undefined ||
+      (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
+    if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS' || !hasBody) {
+      req.body = undefined;
+      return next();
+    }
     parse(req, res, next);
   };
 }

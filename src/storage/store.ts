@@ -21,6 +21,8 @@ export interface StoredEvent {
   stateGroup: number | null;
   rejected: boolean;
   outlier: boolean;
+  /** For state events: the event ID this one replaced in the room state, if any. */
+  replacesState: string | null;
 }
 
 export interface NewEvent {
@@ -29,6 +31,14 @@ export interface NewEvent {
   stateGroup: number | null;
   rejected?: boolean;
   outlier?: boolean;
+  replacesState?: string | null;
+}
+
+export interface AliasRecord {
+  alias: string;
+  roomId: string;
+  creator: string;
+  servers: string[];
 }
 
 export interface MembershipRecord {
@@ -94,6 +104,8 @@ export interface Store {
   insertRoom(room: RoomRecord): void;
   getRoom(roomId: string): RoomRecord | undefined;
   setRoomPublic(roomId: string, isPublic: boolean): void;
+  /** Rooms published in the room directory (is_public), by room ID. */
+  getPublicRoomIds(): string[];
 
   // events
   insertEvent(e: NewEvent): number; // returns stream ordering
@@ -139,9 +151,34 @@ export interface Store {
   getServerKey(serverName: string, keyId: string): ServerKeyRecord | undefined;
   getServerKeys(serverName: string): ServerKeyRecord[];
 
+  // redactions
+  insertRedaction(eventId: string, redactionId: string): void;
+  /** IDs of the redaction events that redact `eventId` (accepted ones only are stored). */
+  getRedactions(eventId: string): string[];
+
+  // forgotten rooms
+  setForgotten(userId: string, roomId: string, forgotten: boolean): void;
+  isForgotten(userId: string, roomId: string): boolean;
+
+  // room aliases
+  insertAlias(a: AliasRecord): void;
+  getAlias(alias: string): AliasRecord | undefined;
+  deleteAlias(alias: string): void;
+  getAliasesForRoom(roomId: string): AliasRecord[];
+
   // idempotency
   getClientTxn(userId: string, deviceId: string, txnId: string): string | undefined;
   insertClientTxn(userId: string, deviceId: string, txnId: string, eventId: string): void;
+  /** The (device, txn) that sent `eventId`, for unsigned.transaction_id. */
+  getClientTxnForEvent(eventId: string): { userId: string; deviceId: string; txnId: string } | undefined;
   getFederationTxn(origin: string, txnId: string): string | undefined;
   insertFederationTxn(origin: string, txnId: string, responseJson: string, ts: number): void;
 }
+
+// Filters, account data, receipts, to-device, E2E keys, device lists (/sync's per-user data).
+import type { ClientDataStore } from './client-data';
+export interface Store extends ClientDataStore {}
+
+// Push rules, presence, pushers (the start-up endpoints' per-user settings).
+import type { UserSettingsStore } from './user-settings';
+export interface Store extends UserSettingsStore {}

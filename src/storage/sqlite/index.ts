@@ -8,10 +8,12 @@ import Database from 'better-sqlite3';
 import type { Pdu, StateKey } from '../../core/types';
 import { splitStateKey, stateKey } from '../../core/types';
 import type {
-  AccessTokenRecord, DeviceRecord, EventQuery, MembershipRecord, NewEvent, RoomRecord,
+  AccessTokenRecord, AliasRecord, DeviceRecord, EventQuery, MembershipRecord, NewEvent, RoomRecord,
   ServerKeyRecord, Store, StoredEvent, UserRecord,
 } from '../store';
 import { MIGRATIONS } from './migrations';
+import { createClientDataStore } from './client-data';
+import { createUserSettingsStore } from './user-settings';
 
 /** Deltas longer than this are compacted into a full snapshot. */
 const MAX_STATE_CHAIN = 32;
@@ -56,9 +58,10 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     insertRoom: db.prepare('INSERT INTO rooms (room_id, room_version, creator, created_ts, is_public) VALUES (?, ?, ?, ?, ?)'),
     getRoom: db.prepare('SELECT * FROM rooms WHERE room_id = ?'),
     setRoomPublic: db.prepare('UPDATE rooms SET is_public = ? WHERE room_id = ?'),
+    publicRoomIds: db.prepare('SELECT room_id FROM rooms WHERE is_public = 1 ORDER BY room_id').pluck(),
     insertEvent: db.prepare(
-      `INSERT INTO events (event_id, room_id, type, state_key, sender, depth, origin_server_ts, state_group, rejected, outlier, json)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO events (event_id, room_id, type, state_key, sender, depth, origin_server_ts, state_group, rejected, outlier, replaces_state, json)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     getEvent: db.prepare('SELECT * FROM events WHERE event_id = ?'),
     hasEvent: db.prepare('SELECT 1 FROM events WHERE event_id = ?').pluck(),
@@ -116,6 +119,16 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     getKeys: db.prepare('SELECT * FROM server_keys WHERE server_name = ?'),
     getClientTxn: db.prepare('SELECT event_id FROM client_txns WHERE user_id = ? AND device_id = ? AND txn_id = ?').pluck(),
     insertClientTxn: db.prepare('INSERT INTO client_txns (user_id, device_id, txn_id, event_id) VALUES (?, ?, ?, ?)'),
+    forget: db.prepare('INSERT OR IGNORE INTO forgotten_rooms (user_id, room_id) VALUES (?, ?)'),
+    unforget: db.prepare('DELETE FROM forgotten_rooms WHERE user_id = ? AND room_id = ?'),
+    isForgotten: db.prepare('SELECT 1 FROM forgotten_rooms WHERE user_id = ? AND room_id = ?').pluck(),
+    getTxnForEvent: db.prepare('SELECT user_id, device_id, txn_id FROM client_txns WHERE event_id = ?'),
+    insertRedaction: db.prepare('INSERT OR IGNORE INTO redactions (event_id, redaction_id) VALUES (?, ?)'),
+    getRedactions: db.prepare('SELECT redaction_id FROM redactions WHERE event_id = ?').pluck(),
+    insertAlias: db.prepare('INSERT INTO room_aliases (alias, room_id, creator, servers) VALUES (?, ?, ?, ?)'),
+    getAlias: db.prepare('SELECT * FROM room_aliases WHERE alias = ?'),
+    deleteAlias: db.prepare('DELETE FROM room_aliases WHERE alias = ?'),
+    aliasesForRoom: db.prepare('SELECT * FROM room_aliases WHERE room_id = ? ORDER BY alias'),
     getFedTxn: db.prepare('SELECT response_json FROM federation_txns WHERE origin = ? AND txn_id = ?').pluck(),
     insertFedTxn: db.prepare('INSERT OR REPLACE INTO federation_txns (origin, txn_id, response_json, ts) VALUES (?, ?, ?, ?)'),
   };
@@ -130,6 +143,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
       stateGroup: r.state_group ?? null,
       rejected: r.rejected === 1,
       outlier: r.outlier === 1,
+      replacesState: r.replaces_state ?? null,
     };
   };
   const toMembership = (r: Row): MembershipRecord => ({
@@ -166,9 +180,23 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     fetchedTs: r.fetched_ts,
   });
 
+  const toAlias = (r: Row): AliasRecord => ({
+    alias: r.alias,
+    roomId: r.room_id,
+    creator: r.creator,
+    servers: JSON.parse(r.servers) as string[],
+  });
+
+  // Parsed events by ID: events are immutable once stored (callers must not mutate them), and the
+  // auth, state and client-format paths look the same few events up again and again.
+  const eventCache = new Map<string, StoredEvent>();
+  const EVENT_CACHE_MAX = 4096;
+  /** Events first read inside the open transaction: forgotten if it rolls back. */
+  let cachedInTransaction: string[] = [];
+
   // Small cache of resolved state groups: groups are immutable once written.
   const groupCache = new Map<number, Map<StateKey, string>>();
-  const GROUP_CACHE_MAX = 256;
+  const GROUP_CACHE_MAX = 32;
   const readGroup = (group: number): Map<StateKey, string> => {
     const cached = groupCache.get(group);
     if (cached) return cached;
@@ -205,7 +233,21 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
   const bool = (b: boolean | undefined) => (b ? 1 : 0);
 
   const store: Store = {
-    transaction: <T>(fn: () => T): T => db.transaction(fn)(),
+    ...createClientDataStore(db),
+    ...createUserSettingsStore(db),
+    transaction: <T>(fn: () => T): T => {
+      const outer = !db.inTransaction;
+      const mark = cachedInTransaction.length;
+      try {
+        return db.transaction(fn)();
+      } catch (e) {
+        // Rolled back (a nested one to its savepoint): forget what it cached.
+        for (const id of cachedInTransaction.splice(mark)) eventCache.delete(id);
+        throw e;
+      } finally {
+        if (outer) cachedInTransaction = [];
+      }
+    },
     close: () => db.close(),
 
     insertRoom: (r: RoomRecord) => {
@@ -220,18 +262,26 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     setRoomPublic: (roomId, isPublic) => {
       q.setRoomPublic.run(bool(isPublic), roomId);
     },
+    getPublicRoomIds: () => q.publicRoomIds.all() as string[],
 
     insertEvent: (e: NewEvent) => {
       const p = e.pdu;
       const info = q.insertEvent.run(
         e.eventId, p.room_id, p.type, p.state_key ?? null, p.sender, p.depth, p.origin_server_ts,
-        e.stateGroup, bool(e.rejected), bool(e.outlier), JSON.stringify(p),
+        e.stateGroup, bool(e.rejected), bool(e.outlier), e.replacesState ?? null, JSON.stringify(p),
       );
       return Number(info.lastInsertRowid);
     },
     getEvent: (eventId) => {
+      const hit = eventCache.get(eventId);
+      if (hit) return hit;
       const r = q.getEvent.get(eventId) as Row | undefined;
-      return r ? toEvent(r) : undefined;
+      if (!r) return undefined;
+      const e = toEvent(r);
+      if (eventCache.size >= EVENT_CACHE_MAX) eventCache.delete(eventCache.keys().next().value!);
+      eventCache.set(eventId, e);
+      if (db.inTransaction) cachedInTransaction.push(eventId);
+      return e;
     },
     hasEvent: (eventId) => q.hasEvent.get(eventId) !== undefined,
     getRoomEvents: (eq: EventQuery) => {
@@ -357,6 +407,29 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     insertClientTxn: (userId, deviceId, txnId, eventId) => {
       q.insertClientTxn.run(userId, deviceId, txnId, eventId);
     },
+    setForgotten: (userId, roomId, forgotten) => {
+      (forgotten ? q.forget : q.unforget).run(userId, roomId);
+    },
+    isForgotten: (userId, roomId) => q.isForgotten.get(userId, roomId) !== undefined,
+    getClientTxnForEvent: (eventId) => {
+      const r = q.getTxnForEvent.get(eventId) as Row | undefined;
+      return r ? { userId: r.user_id, deviceId: r.device_id, txnId: r.txn_id } : undefined;
+    },
+    insertRedaction: (eventId, redactionId) => {
+      q.insertRedaction.run(eventId, redactionId);
+    },
+    getRedactions: (eventId) => q.getRedactions.all(eventId) as string[],
+    insertAlias: (a) => {
+      q.insertAlias.run(a.alias, a.roomId, a.creator, JSON.stringify(a.servers));
+    },
+    getAlias: (alias) => {
+      const r = q.getAlias.get(alias) as Row | undefined;
+      return r ? toAlias(r) : undefined;
+    },
+    deleteAlias: (alias) => {
+      q.deleteAlias.run(alias);
+    },
+    getAliasesForRoom: (roomId) => (q.aliasesForRoom.all(roomId) as Row[]).map(toAlias),
     getFederationTxn: (origin, txnId) => q.getFedTxn.get(origin, txnId) as string | undefined,
     insertFederationTxn: (origin, txnId, json, ts) => {
       q.insertFedTxn.run(origin, txnId, json, ts);

@@ -1,4 +1,4 @@
-/** 1: rooms, events, state, memberships, accounts, keys, transaction ids. */
+/** 1: rooms, events, state, memberships, accounts, keys, transaction ids, redactions, aliases. */
 export default `
   CREATE TABLE rooms (
     room_id TEXT PRIMARY KEY,
@@ -19,6 +19,8 @@ export default `
     depth INTEGER NOT NULL,
     origin_server_ts INTEGER NOT NULL,
     state_group INTEGER,
+    -- For state events: the event this one replaced in the room state (unsigned.prev_content/replaces_state).
+    replaces_state TEXT,
     rejected INTEGER NOT NULL DEFAULT 0,
     outlier INTEGER NOT NULL DEFAULT 0,
     json TEXT NOT NULL
@@ -104,6 +106,29 @@ export default `
     event_id TEXT NOT NULL,
     PRIMARY KEY (user_id, device_id, txn_id)
   );
+  CREATE INDEX client_txns_event ON client_txns (event_id);
+
+  -- Which event redacted which (the redacted event's JSON stays intact; clients see it redacted).
+  CREATE TABLE redactions (
+    event_id TEXT NOT NULL,
+    redaction_id TEXT NOT NULL,
+    PRIMARY KEY (event_id, redaction_id)
+  );
+
+  -- Rooms a user forgot (POST /forget): hidden from their /sync leave section.
+  CREATE TABLE forgotten_rooms (
+    user_id TEXT NOT NULL,
+    room_id TEXT NOT NULL,
+    PRIMARY KEY (user_id, room_id)
+  );
+
+  CREATE TABLE room_aliases (
+    alias TEXT PRIMARY KEY,
+    room_id TEXT NOT NULL,
+    creator TEXT NOT NULL,
+    servers TEXT NOT NULL
+  );
+  CREATE INDEX room_aliases_room ON room_aliases (room_id);
 
   CREATE TABLE federation_txns (
     origin TEXT NOT NULL,

@@ -4,8 +4,12 @@
  * One file per migration; add yours at the end of the list.
  */
 import m0001 from './0001-initial';
+import m0002 from './0002-client-data';
+import m0003 from './0003-user-settings';
 
 export const MIGRATIONS: readonly string[] = [
   m0001,
+  m0002,
+  m0003,
   // (new migrations go above this line)
 ];

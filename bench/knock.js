@@ -1,0 +1,63 @@
+#!/usr/bin/env node
+/**
+ * bench/knock: knocks/sec by distinct users on one room with 20 concurrent clients, and
+ * single-client knock latency p50/p99, against the built server (SQLite file, WAL,
+ * synchronous=FULL). Usage: npm run build && node bench/knock.js [knocks=4000] [latencySamples=500]
+ * Goals (issue 4): >= 2,000 knocks/s with 20 clients; p50 <= 1 ms, p99 <= 5 ms for one client.
+ */
+const { startServer, api, register, pool, percentile, ms, enc, rssMb } = require('./lib');
+
+const KNOCKS = Number(process.argv[2] ?? 4000);
+const SAMPLES = Number(process.argv[3] ?? 500);
+const CONCURRENCY = 20;
+
+(async () => {
+  const hs = await startServer('rc_knock: {per_second: 1000, burst_count: 1000}\n');
+  try {
+    const admin = await register(hs.url, 'admin');
+    const { room_id: roomId } = await api(hs.url, 'POST', '/_matrix/client/v3/createRoom', admin.token, {
+      room_version: '11',
+      name: 'Bench knock room',
+      initial_state: [{ type: 'm.room.join_rules', state_key: '', content: { join_rule: 'knock' } }],
+    });
+    const users = new Array(SAMPLES + KNOCKS + 100);
+    await pool(users.length, CONCURRENCY, async (i) => {
+      users[i] = await register(hs.url, `k${i}`);
+    });
+    const knock = (u) => api(hs.url, 'POST', `/_matrix/client/v3/knock/${enc(roomId)}`, u.token, { reason: 'bench' });
+
+    // Warm-up: 100 knocks.
+    for (let i = 0; i < 100; i++) await knock(users[SAMPLES + KNOCKS + i]);
+
+    // Single client, sequential: latency.
+    const lat = [];
+    for (let i = 0; i < SAMPLES; i++) {
+      const t0 = process.hrtime.bigint();
+      await knock(users[i]);
+      lat.push(ms(process.hrtime.bigint() - t0));
+    }
+    lat.sort((a, b) => a - b);
+
+    // 20 concurrent clients: throughput.
+    const t0 = process.hrtime.bigint();
+    const conc = [];
+    await pool(KNOCKS, CONCURRENCY, async (i) => {
+      const s = process.hrtime.bigint();
+      await knock(users[SAMPLES + i]);
+      conc.push(ms(process.hrtime.bigint() - s));
+    });
+    const secs = ms(process.hrtime.bigint() - t0) / 1000;
+    conc.sort((a, b) => a - b);
+
+    console.log(`bench/knock: room v11, ${SAMPLES + KNOCKS + 100} distinct knockers, node ${process.version}`);
+    console.log(`  single client (${SAMPLES} sequential knocks): p50 ${percentile(lat, 50).toFixed(2)} ms, p99 ${percentile(lat, 99).toFixed(2)} ms, max ${lat[lat.length - 1].toFixed(2)} ms`);
+    console.log(`  ${CONCURRENCY} concurrent clients (${KNOCKS} knocks): ${(KNOCKS / secs).toFixed(0)} knocks/s, p50 ${percentile(conc, 50).toFixed(2)} ms, p99 ${percentile(conc, 99).toFixed(2)} ms`);
+    console.log(`  server RSS after the run: ${rssMb(hs.pid).toFixed(0)} MB`);
+    console.log('  goals: >= 2000 knocks/s with 20 clients; single client p50 <= 1 ms, p99 <= 5 ms');
+  } finally {
+    await hs.stop();
+  }
+})().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

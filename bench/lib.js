@@ -1,0 +1,115 @@
+/** Shared helpers for bench/ scripts: spawn the built server, register users, percentiles. */
+const { spawn } = require('node:child_process');
+const fs = require('node:fs');
+const net = require('node:net');
+const os = require('node:os');
+const path = require('node:path');
+
+const MAIN = path.resolve(__dirname, '../dist/src/main.js');
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const p = s.address().port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+/** Starts the built server with a temp SQLite file; extraYaml is appended to the config. */
+async function startServer(extraYaml = '') {
+  if (!fs.existsSync(MAIN)) throw new Error('build first: npm run build');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'doorstep-bench-'));
+  const port = await freePort();
+  const cfg = path.join(dir, 'homeserver.yaml');
+  fs.writeFileSync(
+    cfg,
+    `server_name: "localhost"\nlog_level: warn\nenable_registration: true\nenable_registration_without_verification: true\n` +
+      `listeners:\n  - port: ${port}\n    bind_addresses: ['127.0.0.1']\n    resources: [{names: [client, federation]}]\n` +
+      extraYaml,
+  );
+  // BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") is passed to the server's node.
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, MAIN, '--config', cfg], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] });
+  const url = `http://127.0.0.1:${port}`;
+  for (;;) {
+    try {
+      if ((await fetch(`${url}/_matrix/client/versions`)).ok) break;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return {
+    url,
+    pid: child.pid,
+    async stop() {
+      const p = pools.get(url);
+      if (p) await p.close();
+      pools.delete(url);
+      child.kill('SIGTERM');
+      await new Promise((r) => child.on('exit', r));
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+// undici.request on a keep-alive pool: global fetch costs the load generator several times more
+// CPU per request, and the generator shares the machine's two cores with the server.
+const { Pool } = require('undici');
+const pools = new Map();
+function poolFor(url) {
+  let p = pools.get(url);
+  if (!p) {
+    p = new Pool(url, { connections: 64, pipelining: 1 });
+    pools.set(url, p);
+  }
+  return p;
+}
+
+async function api(url, method, p, token, body) {
+  const headers = {};
+  if (token) headers.authorization = `Bearer ${token}`;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const res = await poolFor(url).request({ path: p, method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const json = await res.body.json();
+  if (res.statusCode >= 400) throw new Error(`${method} ${p}: ${res.statusCode} ${JSON.stringify(json)}`);
+  return json;
+}
+
+/** Registers a user with m.login.dummy. */
+async function register(url, localpart, password = 'bench-password-' + localpart) {
+  const body = { username: localpart, auth: { type: 'm.login.dummy' }, inhibit_login: false };
+  if (password) body.password = password;
+  const r = await api(url, 'POST', '/_matrix/client/v3/register', undefined, body);
+  return { userId: r.user_id, token: r.access_token, deviceId: r.device_id };
+}
+
+/** Runs `fn(i)` for i in [0, n) with `concurrency` workers. */
+async function pool(n, concurrency, fn) {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      for (;;) {
+        const i = next++;
+        if (i >= n) return;
+        await fn(i);
+      }
+    }),
+  );
+}
+
+function percentile(sorted, p) {
+  if (!sorted.length) return NaN;
+  const idx = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
+  return sorted[Math.max(0, idx)];
+}
+
+const ms = (ns) => Number(ns) / 1e6;
+const enc = encodeURIComponent;
+
+function rssMb(pid) {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)[1]) / 1024;
+}
+
+module.exports = { startServer, api, register, pool, percentile, ms, enc, rssMb };

@@ -1,0 +1,346 @@
+/**
+ * The one door (design §1): every event, local or remote, goes through `ingest`:
+ * checks → auth against its auth events → state before (state res v2 when forked) →
+ * auth against that state → one storage transaction → current state → notify.
+ */
+import { checkAuth, checkAuthEventsShape, authEventTypesFor, parsePowerLevels, userPowerLevel, type AuthStateEvent } from '../core/auth';
+import { canonicalJson } from '../core/canonical-json';
+import { CoreError } from '../core/errors';
+import { eventIdFor } from '../core/event-id';
+import { roomVersion as lookupRoomVersion, type RoomVersion } from '../core/room-versions';
+import { signEvent, verifyEventSignature } from '../core/signing';
+import { resolveStateV2, type ResolvableEvent } from '../core/state-res';
+import { splitStateKey, stateKey, type JsonObject, type Pdu, type StateKey } from '../core/types';
+import { badJson, notFound, tooLarge } from '../errors';
+import type { Logger } from '../log';
+import type { Store, StoredEvent } from '../storage/store';
+import type { KeyService } from './keys';
+import type { Notifier } from './notifier';
+
+/** A room state, read key by key (a Map, or the current_state table). */
+interface StateView {
+  get(key: StateKey): string | undefined;
+}
+
+/** spec: client-server-api "Size limits": 65536 bytes of canonical JSON per event. */
+export const MAX_PDU_SIZE = 65536;
+/** Cap on prev_events of events we create (Synapse uses 10). */
+const MAX_PREV_EVENTS = 10;
+
+export interface LocalEventInput {
+  type: string;
+  sender: string;
+  content: JsonObject;
+  state_key?: string;
+  /** m.room.redaction: the event redacted (top level in v1–v10, content in v11). */
+  redacts?: string;
+}
+
+export interface PersistedEvent {
+  eventId: string;
+  roomId: string;
+  streamOrdering: number;
+  pdu: Pdu;
+}
+
+export interface IngestContext {
+  /** The server the event came from (ours for local events). */
+  origin: string;
+  /** Set for events whose signatures the caller has verified already (our own). */
+  trusted?: boolean;
+  /** Room version, needed when the room is not stored yet (its m.room.create). */
+  roomVersion?: string;
+  /** Client transaction that sent this event, stored in the same transaction. */
+  txn?: { userId: string; deviceId: string; txnId: string };
+}
+
+export interface EventsService {
+  /** Builds, signs and ingests an event from a local user. Auth failures throw 403 M_FORBIDDEN. */
+  sendLocal(roomId: string, input: LocalEventInput, opts?: { txn?: { deviceId: string; txnId: string } }): PersistedEvent;
+  /** The unsigned template of a new event at the room's forward extremities (make_join/make_knock, sendLocal). */
+  buildEvent(roomId: string, input: LocalEventInput): Pdu;
+  /** The one door for every event. */
+  ingest(pdu: Pdu, ctx: IngestContext): PersistedEvent;
+  /** The room's version record, or 404 M_NOT_FOUND. */
+  roomVersionOf(roomId: string): RoomVersion;
+  /** The state (type\0key → event ID) after an event. */
+  stateAfter(eventId: string): Map<StateKey, string>;
+  /** Current state event of a room, as a PDU. */
+  currentStateEvent(roomId: string, type: string, key: string): StoredEvent | undefined;
+}
+
+export function createEventsService(deps: {
+  store: Store;
+  keys: KeyService;
+  notifier: Notifier;
+  logger: Logger;
+  now: () => number;
+}): EventsService {
+  const { store, keys, notifier, now } = deps;
+  const log = deps.logger.child('events');
+
+  function roomVersionOf(roomId: string): RoomVersion {
+    const room = store.getRoom(roomId);
+    if (!room) throw notFound(`Unknown room ${roomId}`);
+    const v = lookupRoomVersion(room.roomVersion);
+    if (!v) throw new Error(`room ${roomId} has unknown version ${room.roomVersion}`);
+    return v;
+  }
+
+  const pduWithId = (e: StoredEvent): AuthStateEvent => ({ ...e.pdu, event_id: e.eventId });
+
+  /** The room's current state, read key by key from the current_state table. */
+  const currentStateView = (roomId: string): StateView => ({
+    get: (k) => {
+      const [type, sk] = splitStateKey(k);
+      return store.getCurrentStateEventId(roomId, type, sk);
+    },
+  });
+
+  function lookupIn(state: StateView) {
+    return (type: string, key: string): AuthStateEvent | undefined => {
+      const id = state.get(stateKey(type, key));
+      if (!id) return undefined;
+      const ev = store.getEvent(id);
+      return ev ? pduWithId(ev) : undefined;
+    };
+  }
+
+  function stateAfter(eventId: string): Map<StateKey, string> {
+    const ev = store.getEvent(eventId);
+    if (!ev || ev.stateGroup === null) throw notFound(`No state known at ${eventId}`);
+    return store.getStateGroup(ev.stateGroup);
+  }
+
+  const toResolvable = (id: string): ResolvableEvent | undefined => {
+    const e = store.getEvent(id);
+    if (!e) return undefined;
+    return { ...e.pdu, event_id: e.eventId, rejected: e.rejected } as ResolvableEvent;
+  };
+
+  function resolve(version: RoomVersion, stateSets: Map<StateKey, string>[]): Map<StateKey, string> {
+    if (stateSets.length === 1) return stateSets[0]!;
+    return resolveStateV2({
+      version,
+      stateSets,
+      getEvent: toResolvable,
+      checkAuth: (event, authState) => {
+        try {
+          checkAuth(version, event as never, authState as never, authOptions(event as never));
+          return true;
+        } catch {
+          return false;
+        }
+      },
+    });
+  }
+
+  /** Verifies `join_authorised_via_users_server` signatures for our own server (remote: federation issue). */
+  function authOptions(event: { room_id: string }) {
+    const createId = store.getCurrentStateEventId(event.room_id, 'm.room.create', '');
+    return {
+      createEventId: createId,
+      verifyJoinAuthorisedViaSignature: (ev: object, serverName: string) =>
+        serverName === keys.serverName &&
+        verifyEventSignature(ev as never, serverName, keys.signingKey.keyId, keys.signingKey.publicKey, versionOfEvent(ev)),
+    };
+  }
+  const versionOfEvent = (ev: object): RoomVersion => roomVersionOf((ev as { room_id: string }).room_id);
+
+  /**
+   * rooms/fragments/v3-handling-redactions.md: applied when the redacter's power level reaches
+   * the redact level, or when both senders share a domain. (A redaction of an event we have not
+   * seen yet stays unapplied.)
+   */
+  function redactionApplies(version: RoomVersion, redaction: Pdu, targetId: string, state: StateView): boolean {
+    const target = store.getEvent(targetId);
+    if (!target || target.roomId !== redaction.room_id) return false;
+    const domain = (id: string) => id.slice(id.indexOf(':') + 1);
+    if (domain(target.pdu.sender) === domain(redaction.sender)) return true;
+    const lookup = lookupIn(state);
+    const pl = parsePowerLevels(lookup('m.room.power_levels', '')?.content, version);
+    return userPowerLevel(pl, redaction.sender, lookup('m.room.create', '') as never, version) >= pl.redact;
+  }
+
+  function buildEvent(roomId: string, input: LocalEventInput): Pdu {
+    const version = roomVersionOf(roomId);
+    const extremities = store.getForwardExtremities(roomId);
+    const prevEvents = extremities.slice(0, MAX_PREV_EVENTS);
+    let depth = 0;
+    for (const id of prevEvents) depth = Math.max(depth, store.getEvent(id)?.pdu.depth ?? 0);
+    const authEvents: string[] = [];
+    for (const [type, key] of authEventTypesFor(version, input)) {
+      const id = store.getCurrentStateEventId(roomId, type, key);
+      if (id) authEvents.push(id);
+    }
+    const pdu: Pdu = {
+      room_id: roomId,
+      sender: input.sender,
+      type: input.type,
+      content: input.content,
+      origin_server_ts: now(),
+      prev_events: prevEvents,
+      auth_events: authEvents,
+      depth: Math.min(depth + 1, Number.MAX_SAFE_INTEGER),
+      hashes: { sha256: '' },
+      signatures: {},
+    };
+    if (input.state_key !== undefined) pdu.state_key = input.state_key;
+    if (input.redacts !== undefined) {
+      if (version.redactsInContent) pdu.content = { ...pdu.content, redacts: input.redacts };
+      else pdu.redacts = input.redacts;
+    }
+    return pdu;
+  }
+
+  function signLocal(pdu: Pdu, version: RoomVersion): Pdu {
+    const { hashes: _h, signatures: _s, ...rest } = pdu;
+    return signEvent(rest, keys.serverName, keys.signingKey, version) as unknown as Pdu;
+  }
+
+  function sendLocal(
+    roomId: string,
+    input: LocalEventInput,
+    opts: { txn?: { deviceId: string; txnId: string } } = {},
+  ): PersistedEvent {
+    if (opts.txn) {
+      const existing = store.getClientTxn(input.sender, opts.txn.deviceId, opts.txn.txnId);
+      if (existing) {
+        const ev = store.getEvent(existing)!;
+        return { eventId: ev.eventId, roomId: ev.roomId, streamOrdering: ev.streamOrdering, pdu: ev.pdu };
+      }
+    }
+    const version = roomVersionOf(roomId);
+    const pdu = signLocal(buildEvent(roomId, input), version);
+    return ingest(pdu, {
+      origin: keys.serverName,
+      trusted: true,
+      txn: opts.txn ? { userId: input.sender, ...opts.txn } : undefined,
+    });
+  }
+
+  function ingest(pdu: Pdu, ctx: IngestContext): PersistedEvent {
+    const isCreate = pdu.type === 'm.room.create' && pdu.state_key === '';
+    const version = isCreate && ctx.roomVersion ? lookupRoomVersion(ctx.roomVersion) : roomVersionOf(pdu.room_id);
+    if (!version) throw badJson(`Unknown room version ${ctx.roomVersion}`);
+
+    // 1. Format: strictly canonical JSON (v6+), within the size limit.
+    let size: number;
+    try {
+      size = Buffer.byteLength(canonicalJson(pdu, { strict: version.strictCanonicalJson }));
+    } catch (e) {
+      if (e instanceof CoreError) throw badJson(`Event is not canonical JSON: ${e.message}`);
+      throw e;
+    }
+    if (size > MAX_PDU_SIZE) throw tooLarge(`Event is larger than ${MAX_PDU_SIZE} bytes`);
+
+    const eventId = eventIdFor(pdu, version);
+    const existing = store.getEvent(eventId);
+    if (existing) return { eventId, roomId: existing.roomId, streamOrdering: existing.streamOrdering, pdu: existing.pdu };
+
+    // 2. Auth events: present, well-shaped (rule 2), and the event passes auth against them.
+    const authEvents: AuthStateEvent[] = [];
+    for (const id of pdu.auth_events) {
+      const ev = store.getEvent(id);
+      if (!ev) throw new CoreError('forbidden', `Auth event ${id} is unknown`);
+      if (ev.roomId !== pdu.room_id) throw new CoreError('forbidden', `Auth event ${id} belongs to another room`);
+      authEvents.push(pduWithId(ev));
+    }
+    const opts = isCreate ? {} : authOptions(pdu);
+    checkAuthEventsShape(version, pdu as never, authEvents, { isRejected: (e) => store.getEvent(e.event_id ?? '')?.rejected ?? false });
+    const authLookup = (type: string, key: string) =>
+      authEvents.find((e) => e.type === type && (e.state_key ?? '') === key);
+    checkAuth(version, pdu as never, authLookup, opts);
+
+    // 3. State before the event. Fast path: the event extends the room's only forward
+    //    extremity, so the state before it is the current state (read per key, never
+    //    materialised). Otherwise: the states after its prev events, resolved when they diverge.
+    const key = pdu.state_key !== undefined ? stateKey(pdu.type, pdu.state_key) : undefined;
+    const extremitiesBefore = store.getForwardExtremities(pdu.room_id);
+    const linear =
+      pdu.prev_events.length === 1 && extremitiesBefore.length === 1 && extremitiesBefore[0] === pdu.prev_events[0];
+    let prevGroup: number | null = null;
+    let stateBefore: StateView;
+    if (linear) {
+      const prev = store.getEvent(pdu.prev_events[0]!);
+      if (!prev || prev.stateGroup === null) throw new CoreError('forbidden', `Previous event ${pdu.prev_events[0]} is unknown`);
+      prevGroup = prev.stateGroup;
+      stateBefore = currentStateView(pdu.room_id);
+    } else {
+      const prevStates: Map<StateKey, string>[] = [];
+      for (const id of pdu.prev_events) {
+        const prev = store.getEvent(id);
+        if (!prev || prev.stateGroup === null) throw new CoreError('forbidden', `Previous event ${id} is unknown`);
+        prevGroup = prev.stateGroup;
+        prevStates.push(store.getStateGroup(prev.stateGroup));
+      }
+      stateBefore = prevStates.length ? resolve(version, prevStates) : new Map<StateKey, string>();
+      if (prevStates.length > 1) prevGroup = null;
+    }
+
+    // 4. Auth against the state before the event.
+    if (!isCreate) checkAuth(version, pdu as never, lookupIn(stateBefore), opts);
+
+    // 5. Persist in one transaction: state group, event, extremities, current state.
+    const result = store.transaction(() => {
+      let group: number;
+      if (key !== undefined) {
+        const delta = new Map([[key, eventId]]);
+        group =
+          prevGroup !== null
+            ? store.insertStateGroup(pdu.room_id, prevGroup, delta)
+            : store.insertStateGroup(pdu.room_id, null, new Map([...(stateBefore as Map<StateKey, string>), ...delta]));
+      } else {
+        group = prevGroup ?? store.insertStateGroup(pdu.room_id, null, stateBefore as Map<StateKey, string>);
+      }
+      const streamOrdering = store.insertEvent({
+        eventId,
+        pdu,
+        stateGroup: group,
+        replacesState: key !== undefined ? stateBefore.get(key) ?? null : null,
+      });
+      if (ctx.txn) store.insertClientTxn(ctx.txn.userId, ctx.txn.deviceId, ctx.txn.txnId, eventId);
+
+      const redacts = pdu.type === 'm.room.redaction' ? ((version.redactsInContent ? pdu.content.redacts : pdu.redacts) as string | undefined) : undefined;
+      if (typeof redacts === 'string' && redactionApplies(version, pdu, redacts, stateBefore)) store.insertRedaction(redacts, eventId);
+
+      const prevSet = new Set(pdu.prev_events);
+      const extremities = extremitiesBefore.filter((id) => !prevSet.has(id));
+      extremities.push(eventId);
+      store.setForwardExtremities(pdu.room_id, extremities);
+
+      let delta: Map<StateKey, string>;
+      if (linear) {
+        // Current state was the state before the event: only the event's own key changes.
+        delta = key !== undefined ? new Map([[key, eventId]]) : new Map();
+      } else {
+        const newCurrent =
+          extremities.length === 1
+            ? store.getStateGroup(group)
+            : resolve(version, extremities.map((id) => (id === eventId ? store.getStateGroup(group) : stateAfter(id))));
+        const oldCurrent = store.getCurrentState(pdu.room_id);
+        delta = new Map<StateKey, string>();
+        for (const [k, v] of newCurrent) if (oldCurrent.get(k) !== v) delta.set(k, v);
+      }
+      store.applyCurrentStateDelta(pdu.room_id, delta);
+      return { streamOrdering, delta };
+    });
+
+    log.debug('event persisted', { eventId, roomId: pdu.room_id, type: pdu.type, origin: ctx.origin });
+    const userIds = pdu.type === 'm.room.member' && pdu.state_key ? [pdu.state_key] : undefined;
+    notifier.notify({ stream: 'events', roomId: pdu.room_id, userIds });
+    return { eventId, roomId: pdu.room_id, streamOrdering: result.streamOrdering, pdu };
+  }
+
+  return {
+    sendLocal,
+    buildEvent,
+    ingest,
+    roomVersionOf,
+    stateAfter,
+    currentStateEvent: (roomId, type, key) => {
+      const id = store.getCurrentStateEventId(roomId, type, key);
+      return id ? store.getEvent(id) : undefined;
+    },
+  };
+}

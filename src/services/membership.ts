@@ -1,0 +1,167 @@
+/**
+ * Membership changes of local users (design §1: `membership` owns knock/join/invite/
+ * leave/kick/ban). Each builds the m.room.member event and sends it through the one
+ * event door; the room version's auth rules decide, and their refusal is a 403.
+ */
+import { isValidUserId } from '../core/ids';
+import { stateKey, type JsonObject, type StrippedStateEvent } from '../core/types';
+import { strippedState } from '../core/stripped-state';
+import { forbidden, invalidParam, notFound } from '../errors';
+import type { Store } from '../storage/store';
+import type { EventsService, PersistedEvent } from './events';
+import type { RateLimiter } from './ratelimit';
+
+export interface MembershipOptions {
+  reason?: string;
+}
+
+export interface MembershipService {
+  /** The creator's first join during createRoom. */
+  joinLocalCreator(roomId: string, userId: string): PersistedEvent;
+  join(roomId: string, userId: string, opts?: MembershipOptions & { thirdPartySigned?: JsonObject }): PersistedEvent;
+  invite(roomId: string, sender: string, target: string, opts?: MembershipOptions & { isDirect?: boolean }): PersistedEvent;
+  leave(roomId: string, userId: string, opts?: MembershipOptions): PersistedEvent;
+  kick(roomId: string, sender: string, target: string, opts?: MembershipOptions): PersistedEvent;
+  ban(roomId: string, sender: string, target: string, opts?: MembershipOptions): PersistedEvent;
+  unban(roomId: string, sender: string, target: string, opts?: MembershipOptions): PersistedEvent;
+  knock(roomId: string, userId: string, opts?: MembershipOptions): PersistedEvent;
+  /** Re-sends the user's member event in every joined room with a new displayname/avatar_url. */
+  propagateProfile(userId: string): void;
+  /**
+   * Stripped state for /sync `rooms.invite[].invite_state` / `rooms.knock[].knock_state`:
+   * the room's stripped state at the user's current invite/knock, plus that member event.
+   */
+  strippedStateFor(roomId: string, userId: string): StrippedStateEvent[];
+}
+
+export function createMembershipService(deps: {
+  store: Store;
+  events: EventsService;
+  serverName: string;
+  /** Per-user limit on knocks (config rc_knock). */
+  knockLimiter?: RateLimiter;
+}): MembershipService {
+  const { store, events, serverName } = deps;
+
+  const isLocal = (userId: string) => userId.endsWith(`:${serverName}`) && userId.startsWith('@');
+
+  /** The user's profile fields for their own member event (spec: m.room.member displayname/avatar_url). */
+  function profileOf(userId: string): JsonObject {
+    const u = isLocal(userId) ? store.getUser(userId) : undefined;
+    const p: JsonObject = {};
+    if (u?.displayname) p.displayname = u.displayname;
+    if (u?.avatarUrl) p.avatar_url = u.avatarUrl;
+    return p;
+  }
+
+  function requireRoom(roomId: string): void {
+    if (!store.getRoom(roomId)) throw notFound(`Unknown room ${roomId}`);
+  }
+
+  function requireUserId(target: string): void {
+    if (!isValidUserId(target)) throw invalidParam(`Invalid user ID ${target}`);
+  }
+
+  function send(roomId: string, sender: string, target: string, content: JsonObject): PersistedEvent {
+    return events.sendLocal(roomId, { type: 'm.room.member', sender, state_key: target, content });
+  }
+
+  const withReason = (content: JsonObject, opts?: MembershipOptions): JsonObject =>
+    opts?.reason !== undefined ? { ...content, reason: opts.reason } : content;
+
+  function membershipOf(roomId: string, userId: string): string | undefined {
+    return store.getMembership(roomId, userId)?.membership;
+  }
+
+  return {
+    joinLocalCreator: (roomId, userId) => send(roomId, userId, userId, { membership: 'join', ...profileOf(userId) }),
+
+    join(roomId, userId, opts) {
+      requireRoom(roomId);
+      const current = membershipOf(roomId, userId);
+      // Re-joining while joined is allowed (a profile refresh); auth rules decide the rest.
+      const content = withReason({ membership: 'join', ...profileOf(userId) }, opts);
+      if (current === 'join') {
+        const prev = store.getEvent(store.getMembership(roomId, userId)!.eventId)!;
+        const same = JSON.stringify(prev.pdu.content) === JSON.stringify(content);
+        if (same) return { eventId: prev.eventId, roomId, streamOrdering: prev.streamOrdering, pdu: prev.pdu };
+      }
+      return send(roomId, userId, userId, content);
+    },
+
+    invite(roomId, sender, target, opts) {
+      requireRoom(roomId);
+      requireUserId(target);
+      const m = membershipOf(roomId, target);
+      if (m === 'join') throw forbidden(`${target} is already in the room`);
+      if (m === 'ban') throw forbidden(`${target} is banned from the room`);
+      const content: JsonObject = withReason({ membership: 'invite', ...profileOf(target) }, opts);
+      if (opts?.isDirect) content.is_direct = true;
+      return send(roomId, sender, target, content);
+    },
+
+    leave(roomId, userId, opts) {
+      requireRoom(roomId);
+      const m = membershipOf(roomId, userId);
+      if (m === undefined || m === 'leave') throw forbidden(`${userId} is not in the room`);
+      return send(roomId, userId, userId, withReason({ membership: 'leave' }, opts));
+    },
+
+    kick(roomId, sender, target, opts) {
+      requireRoom(roomId);
+      requireUserId(target);
+      const m = membershipOf(roomId, target);
+      if (m === undefined || m === 'leave' || m === 'ban') throw forbidden(`${target} is not in the room`);
+      return send(roomId, sender, target, withReason({ membership: 'leave' }, opts));
+    },
+
+    ban(roomId, sender, target, opts) {
+      requireRoom(roomId);
+      requireUserId(target);
+      return send(roomId, sender, target, withReason({ membership: 'ban' }, opts));
+    },
+
+    unban(roomId, sender, target, opts) {
+      requireRoom(roomId);
+      requireUserId(target);
+      if (membershipOf(roomId, target) !== 'ban') throw forbidden(`${target} is not banned`);
+      return send(roomId, sender, target, withReason({ membership: 'leave' }, opts));
+    },
+
+    knock(roomId, userId, opts) {
+      deps.knockLimiter?.take(userId);
+      requireRoom(roomId);
+      return send(roomId, userId, userId, withReason({ membership: 'knock', ...profileOf(userId) }, opts));
+    },
+
+    strippedStateFor(roomId, userId) {
+      const m = store.getMembership(roomId, userId);
+      if (!m) return [];
+      const own = store.getEvent(m.eventId);
+      const state = events.stateAfter(m.eventId);
+      return strippedState((type, key) => {
+        const id = state.get(stateKey(type, key));
+        return id ? store.getEvent(id)?.pdu : undefined;
+      }, own?.pdu);
+    },
+
+    propagateProfile(userId) {
+      const profile = profileOf(userId);
+      for (const m of store.getRoomsForUser(userId)) {
+        if (m.membership !== 'join') continue;
+        const prev = store.getEvent(m.eventId);
+        const content: JsonObject = { ...(prev?.pdu.content ?? {}), membership: 'join' };
+        delete content.displayname;
+        delete content.avatar_url;
+        delete content.reason;
+        delete content.join_authorised_via_users_server;
+        Object.assign(content, profile);
+        try {
+          send(m.roomId, userId, userId, content);
+        } catch {
+          /* a room whose rules refuse the update keeps the old profile */
+        }
+      }
+    },
+  };
+}

@@ -1,0 +1,229 @@
+/**
+ * Room creation (spec: create_room.yaml): the creation events in the spec's order, each
+ * through the one event door, all in one storage transaction.
+ */
+import { randomBytes } from 'node:crypto';
+import { isSupportedRoomVersion, roomVersion } from '../core/room-versions';
+import { isValidRoomAlias, isValidRoomId, isValidUserId } from '../core/ids';
+import { parsePowerLevels, userPowerLevel } from '../core/auth';
+import { stateKey as sk, type JsonObject, type StateKey } from '../core/types';
+import { MatrixError, badJson, forbidden, invalidParam, notFound, unsupportedRoomVersion } from '../errors';
+import type { Store } from '../storage/store';
+import type { ClientEvent, ClientEventFormatter } from './client-events';
+import type { EventsService, PersistedEvent } from './events';
+import type { MembershipService } from './membership';
+
+export interface CreateRoomRequest {
+  visibility?: 'public' | 'private';
+  room_alias_name?: string;
+  name?: string;
+  topic?: string;
+  invite?: string[];
+  room_version?: string;
+  creation_content?: JsonObject;
+  initial_state?: Array<{ type: string; state_key?: string; content: JsonObject }>;
+  preset?: 'private_chat' | 'public_chat' | 'trusted_private_chat';
+  is_direct?: boolean;
+  power_level_content_override?: JsonObject;
+}
+
+export interface RoomsService {
+  createRoom(creator: string, req: CreateRoomRequest): { room_id: string; room_alias?: string };
+  /** A room ID or alias from a path: 400 M_INVALID_PARAM when malformed, 404 M_NOT_FOUND when unknown. */
+  resolveRoomIdOrAlias(idOrAlias: string, via?: string[]): Promise<{ roomId: string; servers: string[] }>;
+  /** A room ID from a path: 400 M_INVALID_PARAM when malformed, 404 M_NOT_FOUND when unknown here. */
+  requireRoomId(roomId: string): string;
+  forget(roomId: string, userId: string): void;
+  /** The state the user may see: current if joined, at their leave if they left; else 403. */
+  visibleState(roomId: string, userId: string): ClientEvent[];
+  visibleStateEvent(roomId: string, userId: string, type: string, stateKey: string): ClientEvent | undefined;
+  redact(roomId: string, who: { userId: string; deviceId: string }, eventId: string, txnId: string, reason?: string): PersistedEvent;
+  /** The state map (type\0key → event ID) the user may see, or 403. */
+  visibleStateIds(roomId: string, userId: string): Map<StateKey, string>;
+}
+
+const PRESETS: Record<string, { join_rule: string; history_visibility: string; guest_access: string }> = {
+  private_chat: { join_rule: 'invite', history_visibility: 'shared', guest_access: 'can_join' },
+  trusted_private_chat: { join_rule: 'invite', history_visibility: 'shared', guest_access: 'can_join' },
+  public_chat: { join_rule: 'public', history_visibility: 'shared', guest_access: 'forbidden' },
+};
+
+/** Room IDs: `!` + 18 random letters + `:` + our server name (like Synapse). */
+export function newRoomId(serverName: string): string {
+  const letters = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
+  let id = '';
+  for (const b of randomBytes(18)) id += letters[b % letters.length];
+  return `!${id}:${serverName}`;
+}
+
+export function createRoomsService(deps: {
+  store: Store;
+  events: EventsService;
+  membership: MembershipService;
+  clientEvents: ClientEventFormatter;
+  serverName: string;
+  defaultRoomVersion: () => string;
+  now: () => number;
+}): RoomsService {
+  const { store, events, membership, clientEvents, serverName, now } = deps;
+
+  function createRoom(creator: string, req: CreateRoomRequest) {
+    const versionId = req.room_version ?? deps.defaultRoomVersion();
+    if (!isSupportedRoomVersion(versionId)) throw unsupportedRoomVersion(`Room version ${versionId} is not supported`);
+    const version = roomVersion(versionId)!;
+
+    const invites = req.invite ?? [];
+    for (const u of invites) if (!isValidUserId(u)) throw invalidParam(`Invalid user ID in invite: ${u}`);
+
+    let alias: string | undefined;
+    if (req.room_alias_name !== undefined) {
+      if (/[:\s#]/.test(req.room_alias_name) || req.room_alias_name === '')
+        throw new MatrixError('M_INVALID_PARAM', 'room_alias_name must not contain ":", "#" or whitespace');
+      alias = `#${req.room_alias_name}:${serverName}`;
+      if (Buffer.byteLength(alias) > 255) throw invalidParam('Room alias too long');
+      if (store.getAlias(alias)) throw new MatrixError('M_ROOM_IN_USE', 'Room alias already taken');
+    }
+    const presetName = req.preset ?? (req.visibility === 'public' ? 'public_chat' : 'private_chat');
+    const preset = PRESETS[presetName];
+    if (!preset) throw badJson(`Unknown preset ${presetName}`);
+
+    const roomId = newRoomId(serverName);
+    const send = (type: string, content: JsonObject, stateKey?: string) =>
+      events.sendLocal(roomId, { type, sender: creator, content, state_key: stateKey });
+
+    store.transaction(() => {
+      store.insertRoom({ roomId, roomVersion: versionId, creator, createdTs: now(), isPublic: req.visibility === 'public' });
+
+      // 1. m.room.create
+      const createContent: JsonObject = { ...(req.creation_content ?? {}), room_version: versionId };
+      if (!version.implicitRoomCreator) createContent.creator = creator;
+      else delete createContent.creator;
+      send('m.room.create', createContent, '');
+
+      // 2. the creator joins
+      membership.joinLocalCreator(roomId, creator);
+
+      // 3. power levels (override merged over the defaults)
+      const users: JsonObject = { [creator]: 100 };
+      if (presetName === 'trusted_private_chat') for (const u of invites) users[u] = 100;
+      const pl: JsonObject = {
+        users,
+        users_default: 0,
+        events: {
+          'm.room.name': 50,
+          'm.room.power_levels': 100,
+          'm.room.history_visibility': 100,
+          'm.room.canonical_alias': 50,
+          'm.room.avatar': 50,
+          'm.room.tombstone': 100,
+          'm.room.server_acl': 100,
+          'm.room.encryption': 100,
+        },
+        events_default: 0,
+        state_default: 50,
+        ban: 50,
+        kick: 50,
+        redact: 50,
+        invite: 0,
+        ...(req.power_level_content_override ?? {}),
+      };
+      send('m.room.power_levels', pl, '');
+
+      // 4. canonical alias
+      if (alias) {
+        store.insertAlias({ alias, roomId, creator, servers: [serverName] });
+        send('m.room.canonical_alias', { alias }, '');
+      }
+
+      // 5. preset
+      send('m.room.join_rules', { join_rule: preset.join_rule }, '');
+      send('m.room.history_visibility', { history_visibility: preset.history_visibility }, '');
+      send('m.room.guest_access', { guest_access: preset.guest_access }, '');
+
+      // 6. initial_state
+      for (const ev of req.initial_state ?? []) send(ev.type, ev.content, ev.state_key ?? '');
+
+      // 7. name and topic
+      if (req.name !== undefined) send('m.room.name', { name: req.name }, '');
+      if (req.topic !== undefined) send('m.room.topic', { topic: req.topic }, '');
+
+      // 8. invites
+      for (const u of invites) membership.invite(roomId, creator, u, { isDirect: req.is_direct === true });
+    });
+    return alias ? { room_id: roomId, room_alias: alias } : { room_id: roomId };
+  }
+
+  function requireRoomId(roomId: string): string {
+    if (!isValidRoomId(roomId)) throw invalidParam(`Invalid room ID: ${roomId}`);
+    if (!store.getRoom(roomId)) throw notFound(`Unknown room ${roomId}`);
+    return roomId;
+  }
+
+  async function resolveRoomIdOrAlias(idOrAlias: string, via: string[] = []) {
+    if (idOrAlias.startsWith('!')) {
+      if (!isValidRoomId(idOrAlias)) throw invalidParam(`Invalid room ID: ${idOrAlias}`);
+      if (!store.getRoom(idOrAlias)) throw notFound(`Unknown room ${idOrAlias}`);
+      return { roomId: idOrAlias, servers: via };
+    }
+    if (idOrAlias.startsWith('#')) {
+      if (!isValidRoomAlias(idOrAlias)) throw invalidParam(`Invalid room alias: ${idOrAlias}`);
+      const a = store.getAlias(idOrAlias);
+      if (!a) throw notFound(`Room alias ${idOrAlias} not found`);
+      return { roomId: a.roomId, servers: a.servers };
+    }
+    throw invalidParam(`${idOrAlias} is neither a room ID nor a room alias`);
+  }
+
+  function visibleStateIds(roomId: string, userId: string): Map<StateKey, string> {
+    const m = store.getMembership(roomId, userId);
+    if (m?.membership === 'join') return store.getCurrentState(roomId);
+    if (m && (m.membership === 'leave' || m.membership === 'ban')) return events.stateAfter(m.eventId);
+    const hv = events.currentStateEvent(roomId, 'm.room.history_visibility', '');
+    if (hv?.pdu.content.history_visibility === 'world_readable') return store.getCurrentState(roomId);
+    throw forbidden(`${userId} is not in room ${roomId}`);
+  }
+
+  function forget(roomId: string, userId: string): void {
+    const m = store.getMembership(roomId, userId)?.membership;
+    if (m === 'join' || m === 'invite' || m === 'knock')
+      throw new MatrixError('M_UNKNOWN', 'The user has not left the room', { status: 400 });
+    store.setForgotten(userId, roomId, true);
+  }
+
+  function redact(roomId: string, who: { userId: string; deviceId: string }, eventId: string, txnId: string, reason?: string) {
+    const target = store.getEvent(eventId);
+    if (!target || target.roomId !== roomId) throw notFound('Event not found');
+    if (target.pdu.sender !== who.userId) {
+      const version = events.roomVersionOf(roomId);
+      const pl = parsePowerLevels(events.currentStateEvent(roomId, 'm.room.power_levels', '')?.pdu.content, version);
+      const create = events.currentStateEvent(roomId, 'm.room.create', '')?.pdu;
+      if (userPowerLevel(pl, who.userId, create, version) < pl.redact) throw forbidden('You may not redact this event');
+    }
+    return events.sendLocal(
+      roomId,
+      { type: 'm.room.redaction', sender: who.userId, content: reason !== undefined ? { reason } : {}, redacts: eventId },
+      { txn: { deviceId: who.deviceId, txnId } },
+    );
+  }
+
+  return {
+    createRoom,
+    resolveRoomIdOrAlias,
+    requireRoomId,
+    forget,
+    visibleStateIds,
+    visibleState: (roomId, userId) => {
+      const out: ClientEvent[] = [];
+      for (const id of visibleStateIds(roomId, userId).values()) {
+        const e = clientEvents.formatById(id);
+        if (e) out.push(e);
+      }
+      return out;
+    },
+    visibleStateEvent: (roomId, userId, type, key) => {
+      const id = visibleStateIds(roomId, userId).get(sk(type, key));
+      return id ? clientEvents.formatById(id) : undefined;
+    },
+    redact,
+  };
+}
