@@ -5,7 +5,7 @@
  * synchronous=FULL). Usage: npm run build && node bench/knock.js [knocks=4000] [latencySamples=500]
  * Goals (issue 4): >= 2,000 knocks/s with 20 clients; p50 <= 1 ms, p99 <= 5 ms for one client.
  */
-const { startServer, api, register, pool, percentile, ms, enc, rssMb } = require('./lib');
+const { startServer, api, register, pool, percentile, ms, enc, rssMb, cpuMs } = require('./lib');
 
 const KNOCKS = Number(process.argv[2] ?? 4000);
 const SAMPLES = Number(process.argv[3] ?? 500);
@@ -39,6 +39,8 @@ const CONCURRENCY = 20;
     lat.sort((a, b) => a - b);
 
     // 20 concurrent clients: throughput.
+    const cpu0 = cpuMs(hs.pid);
+    const self0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
     const conc = [];
     await pool(KNOCKS, CONCURRENCY, async (i) => {
@@ -47,11 +49,15 @@ const CONCURRENCY = 20;
       conc.push(ms(process.hrtime.bigint() - s));
     });
     const secs = ms(process.hrtime.bigint() - t0) / 1000;
+    const serverCpu = cpuMs(hs.pid) - cpu0;
+    const selfCpu = process.cpuUsage(self0);
+    const clientCpu = (selfCpu.user + selfCpu.system) / 1000;
     conc.sort((a, b) => a - b);
 
     console.log(`bench/knock: room v11, ${SAMPLES + KNOCKS + 100} distinct knockers, node ${process.version}`);
     console.log(`  single client (${SAMPLES} sequential knocks): p50 ${percentile(lat, 50).toFixed(2)} ms, p99 ${percentile(lat, 99).toFixed(2)} ms, max ${lat[lat.length - 1].toFixed(2)} ms`);
     console.log(`  ${CONCURRENCY} concurrent clients (${KNOCKS} knocks): ${(KNOCKS / secs).toFixed(0)} knocks/s, p50 ${percentile(conc, 50).toFixed(2)} ms, p99 ${percentile(conc, 99).toFixed(2)} ms`);
+    console.log(`  CPU during the concurrent phase: server ${(serverCpu / KNOCKS).toFixed(2)} ms/knock (${((serverCpu / 1000 / secs) * 100).toFixed(0)}% of a core), load generator ${(clientCpu / KNOCKS).toFixed(2)} ms/knock`);
     console.log(`  server RSS after the run: ${rssMb(hs.pid).toFixed(0)} MB`);
     console.log('  goals: >= 2000 knocks/s with 20 clients; single client p50 <= 1 ms, p99 <= 5 ms');
   } finally {

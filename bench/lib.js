@@ -112,4 +112,11 @@ function rssMb(pid) {
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)[1]) / 1024;
 }
 
-module.exports = { startServer, api, register, pool, percentile, ms, enc, rssMb };
+/** CPU time (user+system, ms) the process has used so far. */
+function cpuMs(pid) {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
+}
+
+module.exports = { startServer, api, register, pool, percentile, ms, enc, rssMb, cpuMs };
