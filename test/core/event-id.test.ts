@@ -2,28 +2,12 @@ import { CoreError } from '../../src/core/errors';
 import { eventIdFor } from '../../src/core/event-id';
 import { redactEvent } from '../../src/core/redaction';
 import { roomVersion, type RoomVersion } from '../../src/core/room-versions';
+import { MINIMAL_EVENT_SIGNED } from './vectors';
 
 const v = (id: string): RoomVersion => roomVersion(id) as RoomVersion;
 
 // spec: appendices.md "Event Signing" minimal event, as signed with the v1–v10 rules (spec output)…
-const SIGNED_MINIMAL_V1_RULES = {
-  auth_events: [],
-  content: {},
-  depth: 3,
-  hashes: { sha256: '5jM4wQpv6lnBo7CLIghJuHdW+s2CMBJPUOGOC89ncos' },
-  origin: 'domain',
-  origin_server_ts: 1000000,
-  prev_events: [],
-  room_id: '!x:domain',
-  sender: '@a:domain',
-  signatures: {
-    domain: {
-      'ed25519:1': 'KxwGjPSDEtvnFgU00fwFz+l6d2pJM6XBIaMEn81SXPTRl16AqLAYqfIReFGZlHi5KLjAWbOoMszkwsQma+lYAg',
-    },
-  },
-  type: 'X',
-  unsigned: { age_ts: 1000000 },
-};
+const SIGNED_MINIMAL_V1_RULES = MINIMAL_EVENT_SIGNED;
 // …and with the v11 rules (notes/federation.md §1.8(c), derived regression value).
 const SIGNED_MINIMAL_V11_RULES = {
   ...SIGNED_MINIMAL_V1_RULES,

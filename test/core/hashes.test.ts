@@ -3,47 +3,13 @@ import { CoreError } from '../../src/core/errors';
 import { addContentHash, checkContentHash, computeContentHash, computeReferenceHash } from '../../src/core/hashes';
 import { redactEvent } from '../../src/core/redaction';
 import { roomVersion, type RoomVersion } from '../../src/core/room-versions';
+import { MESSAGE_EVENT, MINIMAL_EVENT, NO_CONTENT_EVENT } from './vectors';
 
 const V1 = roomVersion('1') as RoomVersion;
 const V5 = roomVersion('5') as RoomVersion;
 const V6 = roomVersion('6') as RoomVersion;
 const V10 = roomVersion('10') as RoomVersion;
 const V11 = roomVersion('11') as RoomVersion;
-
-// spec: appendices.md "Cryptographic Test Vectors" > "Event Signing" — the two input events.
-const MINIMAL_EVENT = {
-  room_id: '!x:domain',
-  sender: '@a:domain',
-  origin: 'domain',
-  origin_server_ts: 1000000,
-  signatures: {},
-  hashes: {},
-  type: 'X',
-  content: {},
-  prev_events: [],
-  auth_events: [],
-  depth: 3,
-  unsigned: { age_ts: 1000000 },
-};
-const MESSAGE_EVENT = {
-  content: { body: 'Here is the message content' },
-  event_id: '$0:domain',
-  origin: 'domain',
-  origin_server_ts: 1000000,
-  type: 'm.room.message',
-  room_id: '!r:domain',
-  sender: '@u:domain',
-  signatures: {},
-  unsigned: { age_ts: 1000000 },
-};
-// notes/federation.md §1.8(b): gomatrixserverlib eventcrypto_test.go — no `content`.
-const NO_CONTENT_EVENT = {
-  event_id: '$0:domain',
-  origin: 'domain',
-  origin_server_ts: 1000000,
-  type: 'X',
-  unsigned: { age_ts: 1000000 },
-};
 
 describe('computeContentHash', () => {
   it('returns the spec hash when given the minimal event (spec "Event Signing")', () => {

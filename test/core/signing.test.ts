@@ -17,83 +17,18 @@ import {
   verifyEventSignature,
   verifyJsonSignature,
 } from '../../src/core/signing';
+import { MESSAGE_EVENT, MESSAGE_EVENT_SIGNED, MINIMAL_EVENT, MINIMAL_EVENT_SIGNED, PUBLIC_KEY_B64, SEED, SEED_B64, SERVER } from './vectors';
 
 const V1 = roomVersion('1') as RoomVersion;
 const V10 = roomVersion('10') as RoomVersion;
 const V11 = roomVersion('11') as RoomVersion;
 
 // spec: appendices.md "Cryptographic Test Vectors" > "Signing Key".
-const SEED_B64 = 'YJDBA9Xnr2sVqXD9Vj7XVUnmFZcZrlw8Md7kMW+3XA1';
-const SEED = decodeBase64(SEED_B64);
 const KEY = signingKeyFromSeed(SEED, '1');
-const SERVER = 'domain';
-// notes/federation.md §1.8(b): the public key derived from the spec seed.
-const PUBLIC_KEY_B64 = 'XGX0JRS2Af3be3knz2fBiRbApjm2Dh61gXDJA8kcJNI';
 
 // spec: "JSON Signing" expected signatures.
 const SIG_EMPTY = 'K8280/U9SSy9IVtjBuVeLr+HpOB4BQFWbg+UZaADMtTdGYI7Geitb76LTrr5QV/7Xg4ahLwYGYZzuHGZKM5ZAQ';
 const SIG_ONE_TWO = 'KqmLSbO39/Bzb0QIYE82zqLwsA+PDzYIpIRA2sRQ4sL53+sN6/fpNSoqE7BP7vBZhG6kYdD13EIMJpvhJI+6Bw';
-
-// spec: "Event Signing" inputs and expected outputs.
-const MINIMAL_EVENT = {
-  room_id: '!x:domain',
-  sender: '@a:domain',
-  origin: 'domain',
-  origin_server_ts: 1000000,
-  signatures: {},
-  hashes: {},
-  type: 'X',
-  content: {},
-  prev_events: [],
-  auth_events: [],
-  depth: 3,
-  unsigned: { age_ts: 1000000 },
-};
-const MINIMAL_EVENT_SIGNED = {
-  auth_events: [],
-  content: {},
-  depth: 3,
-  hashes: { sha256: '5jM4wQpv6lnBo7CLIghJuHdW+s2CMBJPUOGOC89ncos' },
-  origin: 'domain',
-  origin_server_ts: 1000000,
-  prev_events: [],
-  room_id: '!x:domain',
-  sender: '@a:domain',
-  signatures: {
-    domain: {
-      'ed25519:1': 'KxwGjPSDEtvnFgU00fwFz+l6d2pJM6XBIaMEn81SXPTRl16AqLAYqfIReFGZlHi5KLjAWbOoMszkwsQma+lYAg',
-    },
-  },
-  type: 'X',
-  unsigned: { age_ts: 1000000 },
-};
-const MESSAGE_EVENT = {
-  content: { body: 'Here is the message content' },
-  event_id: '$0:domain',
-  origin: 'domain',
-  origin_server_ts: 1000000,
-  type: 'm.room.message',
-  room_id: '!r:domain',
-  sender: '@u:domain',
-  signatures: {},
-  unsigned: { age_ts: 1000000 },
-};
-const MESSAGE_EVENT_SIGNED = {
-  content: { body: 'Here is the message content' },
-  event_id: '$0:domain',
-  hashes: { sha256: 'onLKD1bGljeBWQhWZ1kaP9SorVmRQNdN5aM2JYU2n/g' },
-  origin: 'domain',
-  origin_server_ts: 1000000,
-  type: 'm.room.message',
-  room_id: '!r:domain',
-  sender: '@u:domain',
-  signatures: {
-    domain: {
-      'ed25519:1': 'Wm+VzmOUOz08Ds+0NTWb1d4CZrVsJSikkeRxh6aCcUwu6pNC78FunoD7KNWzqFn241eYHYMGCA5McEiVPdhzBA',
-    },
-  },
-  unsigned: { age_ts: 1000000 },
-};
 
 function expectCoreError(fn: () => unknown, kind: CoreError['kind']): CoreError {
   try {
