@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /**
  * bench/knock: knocks/sec by distinct users on one room with 20 concurrent clients, and
- * single-client knock latency p50/p99, against the built server (SQLite file, WAL,
- * synchronous=FULL). Usage: npm run build && node bench/knock.js [knocks=4000] [latencySamples=500]
+ * single-client knock latency p50/p99, against the built server (SQLite file, WAL, group commit:
+ * README "Durability"). Usage: npm run build && node bench/knock.js [knocks=4000] [latencySamples=500]
  * Goals (issue 4): >= 2,000 knocks/s with 20 clients; p50 <= 1 ms, p99 <= 5 ms for one client.
  */
 const { startServer, api, register, pool, percentile, ms, enc, rssMb, cpuMs } = require('./lib');

@@ -2,7 +2,7 @@
  * Stripped state (spec: client-server-api "Stripped state"): the small, leak-nothing view
  * of a room given to invitees and knockers. Only `type`, `state_key`, `content`, `sender`.
  */
-import type { JsonObject, StrippedStateEvent } from './types';
+import { stateKey, type JsonObject, type StateKey, type StrippedStateEvent } from './types';
 
 /** The state types a potential joiner may see; never members or power levels. */
 export const STRIPPED_STATE_TYPES: readonly string[] = [
@@ -14,6 +14,9 @@ export const STRIPPED_STATE_TYPES: readonly string[] = [
   'm.room.canonical_alias',
   'm.room.encryption',
 ];
+
+/** The state keys `strippedState` looks up: each of STRIPPED_STATE_TYPES with state key ''. */
+export const STRIPPED_STATE_KEYS: readonly StateKey[] = STRIPPED_STATE_TYPES.map((t) => stateKey(t, ''));
 
 export function stripEvent(e: { type: string; state_key?: string; content: JsonObject; sender: string }): StrippedStateEvent {
   return { type: e.type, state_key: e.state_key ?? '', content: e.content, sender: e.sender };

@@ -6,6 +6,7 @@ import express, { type Express, Router } from 'express';
 import type { ResourceName } from '../config';
 import type { Services } from '../services';
 import { cors, errorHandler, jsonBody, unrecognizedHandler } from './middleware';
+import { installDurableResponses } from './durable';
 import { versionsRoutes } from './client/versions';
 import { accountRoutes } from './client/accounts';
 import { roomRoutes } from './client/rooms';
@@ -62,6 +63,7 @@ export function buildHttpApp(s: Services, routers: Routers, resources: ReadonlyS
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('trust proxy', false);
+  installDurableResponses(app, s.store, s.logger.child('http'));
   app.use(cors);
   app.use(jsonBody(s.config.maxRequestBodySize));
   const mounted: Router[] = [];

@@ -5,6 +5,7 @@
 import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Router } from 'express';
 import { methodNotAllowed, notJson, toMatrixError, unrecognized } from '../errors';
 import type { Logger } from '../log';
+import { isEnding } from './durable';
 
 /** spec: client-server-api "Web Browser Clients" — on every response, OPTIONS included. */
 export const cors: RequestHandler = (req, res, next) => {
@@ -59,7 +60,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     const m = toMatrixError(err);
     if (m.status >= 500) logger.error('request failed', { method: req.method, path: req.path, err });
     else logger.debug('request refused', { method: req.method, path: req.path, errcode: m.errcode });
-    if (res.headersSent) return;
+    if (res.headersSent || isEnding(res)) return;
     for (const [k, v] of Object.entries(m.headers)) res.setHeader(k, v);
     res.status(m.status).json(m.body());
   };

@@ -5,7 +5,7 @@
 import { redactEvent } from '../core/redaction';
 import { roomVersion, type RoomVersion } from '../core/room-versions';
 import { stateKey, type JsonObject } from '../core/types';
-import { strippedState } from '../core/stripped-state';
+import { STRIPPED_STATE_KEYS, strippedState } from '../core/stripped-state';
 import type { Store, StoredEvent } from '../storage/store';
 
 export interface ClientEvent {
@@ -82,7 +82,7 @@ export function createClientEventFormatter(deps: { store: Store; now: () => numb
     if (p.type === 'm.room.member' && viewer && p.state_key === viewer.userId && e.stateGroup !== null) {
       const membership = p.content.membership;
       if (membership === 'knock' || membership === 'invite') {
-        const state = store.getStateGroup(e.stateGroup);
+        const state = store.getStateGroupEntries(e.stateGroup, STRIPPED_STATE_KEYS);
         const stripped = strippedState((type, key) => {
           const id = state.get(stateKey(type, key));
           return id ? store.getEvent(id)?.pdu : undefined;

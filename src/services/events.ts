@@ -65,6 +65,8 @@ export interface EventsService {
   roomVersionOf(roomId: string): RoomVersion;
   /** The state (type\0key → event ID) after an event. */
   stateAfter(eventId: string): Map<StateKey, string>;
+  /** Just `keys` (those set) of the state after an event, without reading the whole state. */
+  stateAfterKeys(eventId: string, keys: readonly StateKey[]): Map<StateKey, string>;
   /** Current state event of a room, as a PDU. */
   currentStateEvent(roomId: string, type: string, key: string): StoredEvent | undefined;
 }
@@ -87,7 +89,13 @@ export function createEventsService(deps: {
     return v;
   }
 
-  const pduWithId = (e: StoredEvent): AuthStateEvent => ({ ...e.pdu, event_id: e.eventId });
+  // Stored events are immutable, and the auth checks of every event look the same few up.
+  const withIds = new WeakMap<StoredEvent, AuthStateEvent>();
+  const pduWithId = (e: StoredEvent): AuthStateEvent => {
+    let p = withIds.get(e);
+    if (!p) withIds.set(e, (p = { ...e.pdu, event_id: e.eventId }));
+    return p;
+  };
 
   /** The room's current state, read key by key from the current_state table. */
   const currentStateView = (roomId: string): StateView => ({
@@ -106,11 +114,12 @@ export function createEventsService(deps: {
     };
   }
 
-  function stateAfter(eventId: string): Map<StateKey, string> {
+  function stateGroupAfter(eventId: string): number {
     const ev = store.getEvent(eventId);
     if (!ev || ev.stateGroup === null) throw notFound(`No state known at ${eventId}`);
-    return store.getStateGroup(ev.stateGroup);
+    return ev.stateGroup;
   }
+  const stateAfter = (eventId: string): Map<StateKey, string> => store.getStateGroup(stateGroupAfter(eventId));
 
   const toResolvable = (id: string): ResolvableEvent | undefined => {
     const e = store.getEvent(id);
@@ -338,6 +347,7 @@ export function createEventsService(deps: {
     ingest,
     roomVersionOf,
     stateAfter,
+    stateAfterKeys: (eventId, keys) => store.getStateGroupEntries(stateGroupAfter(eventId), keys),
     currentStateEvent: (roomId, type, key) => {
       const id = store.getCurrentStateEventId(roomId, type, key);
       return id ? store.getEvent(id) : undefined;

@@ -5,7 +5,7 @@
  */
 import { isValidUserId } from '../core/ids';
 import { stateKey, type JsonObject, type StrippedStateEvent } from '../core/types';
-import { strippedState } from '../core/stripped-state';
+import { STRIPPED_STATE_KEYS, strippedState } from '../core/stripped-state';
 import { forbidden, invalidParam, notFound } from '../errors';
 import type { Store } from '../storage/store';
 import type { EventsService, PersistedEvent } from './events';
@@ -138,7 +138,7 @@ export function createMembershipService(deps: {
       const m = store.getMembership(roomId, userId);
       if (!m) return [];
       const own = store.getEvent(m.eventId);
-      const state = events.stateAfter(m.eventId);
+      const state = events.stateAfterKeys(m.eventId, STRIPPED_STATE_KEYS);
       return strippedState((type, key) => {
         const id = state.get(stateKey(type, key));
         return id ? store.getEvent(id)?.pdu : undefined;

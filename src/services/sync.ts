@@ -197,8 +197,12 @@ export function createSyncService(deps: {
       }
       return m;
     };
+    /** The user's membership just after position `pos` (one key: the whole state is not read). */
     const membershipAt = (roomId: string, pos: number): string | undefined => {
-      const id = stateAtPosition(roomId, pos).get(stateKey('m.room.member', userId));
+      const last = store.getRoomEvents({ roomId, beforeStream: pos + 1, dir: 'b', limit: 1 })[0];
+      const key = stateKey('m.room.member', userId);
+      const g = last?.stateGroup;
+      const id = g == null ? undefined : (groups.get(g) ?? store.getStateGroupEntries(g, [key])).get(key);
       const c = id ? store.getEvent(id)?.pdu.content.membership : undefined;
       return typeof c === 'string' ? c : undefined;
     };

@@ -90,7 +90,7 @@ export function createVisibilityService(deps: { store: Store; events: EventsServ
     const afterView = (group: number) => {
       let v = byGroup.get(group);
       if (!v) {
-        const state: Map<StateKey, string> = store.getStateGroup(group);
+        const state: Map<StateKey, string> = store.getStateGroupEntries(group, [HV, member]);
         v = { visibility: historyVisibilityOf(contentOf(state.get(HV))), membership: membershipIn(contentOf(state.get(member))) };
         byGroup.set(group, v);
       }

@@ -99,6 +99,12 @@ export interface EventQuery {
 export interface Store {
   transaction<T>(fn: () => T): T;
   close(): void;
+  /**
+   * Group commit (README "Durability"): `undefined` when everything committed so far is on stable
+   * storage, else a promise that resolves once it is (rejects when the fsync fails). A response
+   * that follows a write is sent only after it.
+   */
+  whenDurable(): Promise<void> | undefined;
 
   // rooms
   insertRoom(room: RoomRecord): void;
@@ -121,6 +127,8 @@ export interface Store {
   /** Stores the state `prevGroup + delta` and returns its id (deltas are compacted into snapshots). */
   insertStateGroup(roomId: string, prevGroup: number | null, delta: ReadonlyMap<StateKey, string>): number;
   getStateGroup(group: number): Map<StateKey, string>;
+  /** Just `keys` (those set) at a group, by point queries down its delta chain: never the whole state. */
+  getStateGroupEntries(group: number, keys: readonly StateKey[]): Map<StateKey, string>;
   getCurrentState(roomId: string): Map<StateKey, string>;
   getCurrentStateEventId(roomId: string, type: string, stateKey: string): string | undefined;
   /** Applies a delta to the room's current state; keeps the membership table in step. */

@@ -86,7 +86,16 @@ export interface AuthRuleNumbers {
   allow: string;
 }
 
+/** Computed once per room version object (checkAuth asks for them on every check). */
+const memo = new WeakMap<RoomVersion, AuthRuleNumbers>();
+
 export function authRuleNumbers(version: RoomVersion): AuthRuleNumbers {
+  let rules = memo.get(version);
+  if (!rules) memo.set(version, (rules = computeAuthRuleNumbers(version)));
+  return rules;
+}
+
+function computeAuthRuleNumbers(version: RoomVersion): AuthRuleNumbers {
   const m = version.specialCaseAliasesAuth ? 5 : 4;
   const sub = (n: number) => `${m}.${n}`;
   const j = version.restrictedJoins ? 3 : 2; // join sub-rule

@@ -1,12 +1,15 @@
 /**
- * The SQLite store (better-sqlite3): WAL journal, synchronous=FULL (an acknowledged
- * write survives kill -9 and power loss; see README "Durability"), versioned migrations.
+ * The SQLite store (better-sqlite3): WAL journal, versioned migrations, and group commit for
+ * file databases: synchronous=NORMAL plus one shared asynchronous fsync of the WAL that the HTTP
+ * layer awaits (`whenDurable`) before it answers, so an acknowledged write survives kill -9 and
+ * power loss (README "Durability", group-commit.ts).
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { Pdu, StateKey } from '../../core/types';
 import { splitStateKey, stateKey } from '../../core/types';
+import { compareCodePoints } from '../../core/canonical-json';
 import type {
   AccessTokenRecord, AliasRecord, DeviceRecord, EventQuery, MembershipRecord, NewEvent, RoomRecord,
   ServerKeyRecord, Store, StoredEvent, UserRecord,
@@ -14,9 +17,14 @@ import type {
 import { MIGRATIONS } from './migrations';
 import { createClientDataStore } from './client-data';
 import { createUserSettingsStore } from './user-settings';
+import { createGroupCommit, type GroupCommit } from './group-commit';
 
-/** Deltas longer than this are compacted into a full snapshot. */
-const MAX_STATE_CHAIN = 32;
+/**
+ * A state group is a delta (the keys it changes) on its prev_group, or a full snapshot; every
+ * MAX_STATE_CHAIN deltas a snapshot is written (copied in SQL, O(room state) rows), so reading one
+ * key walks at most MAX_STATE_CHAIN delta groups.
+ */
+const MAX_STATE_CHAIN = 100;
 
 export interface SqliteStoreOptions {
   /** File path or ':memory:'. */
@@ -52,6 +60,14 @@ export function migrate(db: Database.Database): number {
 export function createSqliteStore(opts: SqliteStoreOptions): Store {
   const db = openDatabase(opts.path);
   migrate(db);
+  // Migrations ran under synchronous=FULL; from here on, durability is the group commit's job.
+  let groupCommit: GroupCommit | undefined;
+  if (opts.path !== ':memory:') {
+    db.pragma('synchronous = NORMAL');
+    const totalChanges = db.prepare('SELECT total_changes()').pluck();
+    // SQLite puts the WAL next to the database file with symlinks resolved.
+    groupCommit = createGroupCommit(`${fs.realpathSync(opts.path)}-wal`, () => totalChanges.get() as number);
+  }
 
   // Prepared once; better-sqlite3 statements are synchronous and cheap to reuse.
   const q = {
@@ -76,8 +92,15 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     delExtremities: db.prepare('DELETE FROM forward_extremities WHERE room_id = ?'),
     addExtremity: db.prepare('INSERT OR IGNORE INTO forward_extremities (room_id, event_id) VALUES (?, ?)'),
     maxDepth: db.prepare('SELECT COALESCE(MAX(depth), 0) FROM events WHERE room_id = ?').pluck(),
-    insertGroup: db.prepare('INSERT INTO state_groups (room_id, prev_group, chain_length, state_json) VALUES (?, ?, ?, ?)'),
-    getGroup: db.prepare('SELECT prev_group, chain_length, state_json FROM state_groups WHERE id = ?'),
+    insertGroup: db.prepare('INSERT INTO state_groups (room_id, prev_group, chain_length) VALUES (?, ?, ?)'),
+    getGroup: db.prepare('SELECT prev_group, chain_length FROM state_groups WHERE id = ?'),
+    insertGroupEntry: db.prepare('INSERT OR REPLACE INTO state_group_entries (group_id, type, state_key, event_id) VALUES (?, ?, ?, ?)'),
+    groupEntry: db.prepare('SELECT event_id FROM state_group_entries WHERE group_id = ? AND type = ? AND state_key = ?').pluck(),
+    groupEntries: db.prepare('SELECT type, state_key, event_id FROM state_group_entries WHERE group_id = ?'),
+    copyGroupEntries: db.prepare(
+      `INSERT OR REPLACE INTO state_group_entries (group_id, type, state_key, event_id)
+       SELECT ?, type, state_key, event_id FROM state_group_entries WHERE group_id = ?`,
+    ),
     currentState: db.prepare('SELECT type, state_key, event_id FROM current_state WHERE room_id = ?'),
     currentStateOne: db.prepare('SELECT event_id FROM current_state WHERE room_id = ? AND type = ? AND state_key = ?').pluck(),
     upsertCurrent: db.prepare(
@@ -193,34 +216,149 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
   const EVENT_CACHE_MAX = 4096;
   /** Events first read inside the open transaction: forgotten if it rolls back. */
   let cachedInTransaction: string[] = [];
+  const cacheEvent = (e: StoredEvent) => {
+    if (eventCache.size >= EVENT_CACHE_MAX) eventCache.delete(eventCache.keys().next().value!);
+    eventCache.set(e.eventId, e);
+    if (db.inTransaction) cachedInTransaction.push(e.eventId);
+  };
 
-  // Small cache of resolved state groups: groups are immutable once written.
+  // Small cache of resolved state groups: groups are immutable once written (and the cache is
+  // dropped when a transaction rolls back, since a rolled-back group's id is reused).
   const groupCache = new Map<number, Map<StateKey, string>>();
   const GROUP_CACHE_MAX = 32;
+
+  /**
+   * What a group is, cached (groups are immutable; dropped on rollback with the other caches):
+   * its prev_group, chain length and, for a delta, its entries (a delta holds a key or two, so the
+   * walk down a chain to answer a few keys is a loop over memory, not a query per group).
+   */
+  interface GroupMeta {
+    prev: number | null;
+    chainLength: number;
+    /** The delta's entries; undefined for a snapshot (whose rows stay in SQLite). */
+    delta: ReadonlyArray<readonly [StateKey, string]> | undefined;
+  }
+  const groupMeta = new Map<number, GroupMeta>();
+  const GROUP_META_MAX = 50_000;
+  const rememberMeta = (group: number, m: GroupMeta) => {
+    if (groupMeta.size >= GROUP_META_MAX) groupMeta.clear();
+    groupMeta.set(group, m);
+  };
+  const metaOf = (group: number): GroupMeta => {
+    const hit = groupMeta.get(group);
+    if (hit) return hit;
+    const row = q.getGroup.get(group) as Row | undefined;
+    if (!row) throw new Error(`state group ${group} missing`);
+    const prev: number | null = row.prev_group ?? null;
+    const delta =
+      prev === null
+        ? undefined
+        : (q.groupEntries.all(group) as Row[]).map((r) => [stateKey(r.type, r.state_key), r.event_id as string] as const);
+    const m: GroupMeta = { prev, chainLength: row.chain_length, delta };
+    rememberMeta(group, m);
+    return m;
+  };
+  const snapshotRows = (group: number): Map<StateKey, string> => {
+    const state = new Map<StateKey, string>();
+    for (const r of q.groupEntries.all(group) as Row[]) state.set(stateKey(r.type, r.state_key), r.event_id);
+    return state;
+  };
+
   const readGroup = (group: number): Map<StateKey, string> => {
     const cached = groupCache.get(group);
     if (cached) return cached;
-    const chain: Row[] = [];
-    let g: number | null = group;
-    let base: Map<StateKey, string> | undefined;
-    while (g !== null) {
+    // Down the chain to the newest cached group or the snapshot, then the deltas oldest first.
+    const deltas: Array<ReadonlyArray<readonly [StateKey, string]>> = [];
+    let state: Map<StateKey, string>;
+    for (let g = group; ; ) {
       const hit = groupCache.get(g);
       if (hit) {
-        base = hit;
+        state = new Map(hit);
         break;
       }
-      const row = q.getGroup.get(g) as Row | undefined;
-      if (!row) throw new Error(`state group ${g} missing`);
-      chain.push(row);
-      g = row.prev_group ?? null;
+      const m = metaOf(g);
+      if (!m.delta) {
+        state = snapshotRows(g);
+        break;
+      }
+      deltas.push(m.delta);
+      g = m.prev!;
     }
-    const state = new Map<StateKey, string>(base ?? []);
-    for (let i = chain.length - 1; i >= 0; i--) {
-      for (const [k, v] of Object.entries(JSON.parse(chain[i]!.state_json) as Record<string, string>)) state.set(k, v);
-    }
+    for (let i = deltas.length - 1; i >= 0; i--) for (const [k, v] of deltas[i]!) state.set(k, v);
     if (groupCache.size >= GROUP_CACHE_MAX) groupCache.delete(groupCache.keys().next().value!);
     groupCache.set(group, state);
     return state;
+  };
+
+  /** A few keys at a group, without materialising it: down the delta chain, then point queries on the snapshot. */
+  const readGroupKeys = (group: number, keys: readonly StateKey[]): Map<StateKey, string> => {
+    const out = new Map<StateKey, string>();
+    const wanted = new Set(keys);
+    for (let g = group; wanted.size; ) {
+      const hit = groupCache.get(g);
+      if (hit) {
+        for (const k of wanted) {
+          const v = hit.get(k);
+          if (v !== undefined) out.set(k, v);
+        }
+        break;
+      }
+      const m = metaOf(g);
+      if (!m.delta) {
+        for (const k of wanted) {
+          const [type, sk] = splitStateKey(k);
+          const v = q.groupEntry.get(g, type, sk) as string | undefined;
+          if (v !== undefined) out.set(k, v);
+        }
+        break;
+      }
+      for (const [k, v] of m.delta) if (wanted.delete(k)) out.set(k, v);
+      g = m.prev!;
+    }
+    return out;
+  };
+
+  // Caches of small, hot rows (the knock and send paths read each several times per request).
+  // Every write to these tables goes through this file and keeps them in step; a rolled-back
+  // transaction drops them all (see `transaction`). Bounded: a full cache starts over.
+  const CACHE_MAX = 10_000;
+  const roomCache = new Map<string, RoomRecord>();
+  const userCache = new Map<string, UserRecord>();
+  const tokenCache = new Map<string, AccessTokenRecord>();
+  const extremitiesCache = new Map<string, readonly string[]>();
+  /** roomId → (type\0key → event ID, or null when not in the current state). */
+  const currentStateCache = new Map<string, Map<StateKey, string | null>>();
+  let currentStateCached = 0;
+  /** Member events inserted recently: what applyCurrentStateDelta needs, without re-reading them. */
+  const recentMembers = new Map<string, { membership: string; sender: string; streamOrdering: number }>();
+  const remember = <K, V>(cache: Map<K, V>, k: K, v: V) => {
+    if (cache.size >= CACHE_MAX) cache.clear();
+    cache.set(k, v);
+  };
+  const dropCaches = () => {
+    groupCache.clear();
+    groupMeta.clear();
+    roomCache.clear();
+    userCache.clear();
+    tokenCache.clear();
+    extremitiesCache.clear();
+    currentStateCache.clear();
+    currentStateCached = 0;
+    recentMembers.clear();
+  };
+  const cachedCurrentState = (roomId: string, k: StateKey, eventId: string | null, create: boolean) => {
+    let m = currentStateCache.get(roomId);
+    if (!m) {
+      if (!create) return;
+      m = new Map();
+      currentStateCache.set(roomId, m);
+    }
+    if (!m.has(k) && ++currentStateCached > 5 * CACHE_MAX) {
+      currentStateCache.clear();
+      currentStateCached = 0;
+      return;
+    }
+    m.set(k, eventId);
   };
 
   const updateFields = (table: string, where: Record<string, unknown>, fields: Record<string, unknown>) => {
@@ -239,38 +377,59 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
       const outer = !db.inTransaction;
       const mark = cachedInTransaction.length;
       try {
-        return db.transaction(fn)();
+        const result = db.transaction(fn)();
+        if (outer) groupCommit?.kick();
+        return result;
       } catch (e) {
         // Rolled back (a nested one to its savepoint): forget what it cached.
         for (const id of cachedInTransaction.splice(mark)) eventCache.delete(id);
+        dropCaches();
         throw e;
       } finally {
         if (outer) cachedInTransaction = [];
       }
     },
-    close: () => db.close(),
+    close: () => {
+      groupCommit?.close();
+      db.close();
+    },
+    whenDurable: () => groupCommit?.wait(),
 
     insertRoom: (r: RoomRecord) => {
       q.insertRoom.run(r.roomId, r.roomVersion, r.creator, r.createdTs, bool(r.isPublic));
     },
     getRoom: (roomId) => {
+      const hit = roomCache.get(roomId);
+      if (hit) return { ...hit };
       const r = q.getRoom.get(roomId) as Row | undefined;
-      return r
-        ? { roomId: r.room_id, roomVersion: r.room_version, creator: r.creator, createdTs: r.created_ts, isPublic: r.is_public === 1 }
-        : undefined;
+      if (!r) return undefined;
+      const room = { roomId: r.room_id, roomVersion: r.room_version, creator: r.creator, createdTs: r.created_ts, isPublic: r.is_public === 1 };
+      remember(roomCache, roomId, room);
+      return { ...room };
     },
     setRoomPublic: (roomId, isPublic) => {
+      roomCache.delete(roomId);
       q.setRoomPublic.run(bool(isPublic), roomId);
     },
     getPublicRoomIds: () => q.publicRoomIds.all() as string[],
 
     insertEvent: (e: NewEvent) => {
       const p = e.pdu;
+      const json = JSON.stringify(p);
       const info = q.insertEvent.run(
         e.eventId, p.room_id, p.type, p.state_key ?? null, p.sender, p.depth, p.origin_server_ts,
-        e.stateGroup, bool(e.rejected), bool(e.outlier), e.replacesState ?? null, JSON.stringify(p),
+        e.stateGroup, bool(e.rejected), bool(e.outlier), e.replacesState ?? null, json,
       );
-      return Number(info.lastInsertRowid);
+      const streamOrdering = Number(info.lastInsertRowid);
+      // The next event of the room reads it back (prev_events, depth): cache a private copy.
+      cacheEvent({
+        eventId: e.eventId, streamOrdering, roomId: p.room_id, pdu: JSON.parse(json) as Pdu, stateGroup: e.stateGroup,
+        rejected: e.rejected === true, outlier: e.outlier === true, replacesState: e.replacesState ?? null,
+      });
+      if (p.type === 'm.room.member') {
+        remember(recentMembers, e.eventId, { membership: String(p.content.membership), sender: p.sender, streamOrdering });
+      }
+      return streamOrdering;
     },
     getEvent: (eventId) => {
       const hit = eventCache.get(eventId);
@@ -278,9 +437,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
       const r = q.getEvent.get(eventId) as Row | undefined;
       if (!r) return undefined;
       const e = toEvent(r);
-      if (eventCache.size >= EVENT_CACHE_MAX) eventCache.delete(eventCache.keys().next().value!);
-      eventCache.set(eventId, e);
-      if (db.inTransaction) cachedInTransaction.push(eventId);
+      cacheEvent(e);
       return e;
     },
     hasEvent: (eventId) => q.hasEvent.get(eventId) !== undefined,
@@ -291,47 +448,79 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
       return (stmt.all(eq.roomId, after, before, eq.limit) as Row[]).map(toEvent);
     },
     maxStreamOrdering: () => q.maxStream.get() as number,
-    getForwardExtremities: (roomId) => q.getExtremities.all(roomId) as string[],
+    getForwardExtremities: (roomId) => {
+      let ids = extremitiesCache.get(roomId);
+      if (!ids) remember(extremitiesCache, roomId, (ids = q.getExtremities.all(roomId) as string[]));
+      return [...ids];
+    },
     setForwardExtremities: (roomId, ids) => {
+      extremitiesCache.delete(roomId);
       q.delExtremities.run(roomId);
       for (const id of ids) q.addExtremity.run(roomId, id);
+      // As the table returns them: distinct, in primary-key (BINARY = code point) order.
+      remember(extremitiesCache, roomId, [...new Set(ids)].sort(compareCodePoints));
     },
     maxDepth: (roomId) => q.maxDepth.get(roomId) as number,
 
     insertStateGroup: (roomId, prevGroup, delta) => {
-      let chainLength = 0;
-      let payload: Map<StateKey, string> = new Map(delta);
-      let prev = prevGroup;
-      if (prevGroup !== null) {
-        const row = q.getGroup.get(prevGroup) as Row | undefined;
-        if (!row) throw new Error(`state group ${prevGroup} missing`);
-        chainLength = row.chain_length + 1;
-        if (chainLength > MAX_STATE_CHAIN) {
-          payload = new Map(readGroup(prevGroup));
-          for (const [k, v] of delta) payload.set(k, v);
-          prev = null;
-          chainLength = 0;
+      const chainLength = prevGroup === null ? 0 : metaOf(prevGroup).chainLength + 1;
+      const entries = [...delta];
+      const insertEntries = (group: number, list: Iterable<readonly [StateKey, string]>) => {
+        for (const [k, v] of list) {
+          const [type, sk] = splitStateKey(k);
+          q.insertGroupEntry.run(group, type, sk, v);
         }
+      };
+      if (prevGroup === null || chainLength <= MAX_STATE_CHAIN) {
+        const group = Number(q.insertGroup.run(roomId, prevGroup, chainLength).lastInsertRowid);
+        insertEntries(group, entries);
+        rememberMeta(group, { prev: prevGroup, chainLength, delta: prevGroup === null ? undefined : entries });
+        return group;
       }
-      const info = q.insertGroup.run(roomId, prev, chainLength, JSON.stringify(Object.fromEntries(payload)));
-      return Number(info.lastInsertRowid);
+      // A new snapshot: the chain's snapshot rows copied inside SQLite, then each delta of the
+      // chain oldest first, then this delta (later values replace earlier ones).
+      const deltas: Array<ReadonlyArray<readonly [StateKey, string]>> = [];
+      let base = prevGroup;
+      for (let m = metaOf(base); m.delta; m = metaOf(base)) {
+        deltas.push(m.delta);
+        base = m.prev!;
+      }
+      const group = Number(q.insertGroup.run(roomId, null, 0).lastInsertRowid);
+      q.copyGroupEntries.run(group, base);
+      for (let i = deltas.length - 1; i >= 0; i--) insertEntries(group, deltas[i]!);
+      insertEntries(group, entries);
+      rememberMeta(group, { prev: null, chainLength: 0, delta: undefined });
+      return group;
     },
     getStateGroup: (group) => new Map(readGroup(group)),
+    getStateGroupEntries: (group, keys) => readGroupKeys(group, keys),
     getCurrentState: (roomId) => {
       const m = new Map<StateKey, string>();
       for (const r of q.currentState.all(roomId) as Row[]) m.set(stateKey(r.type, r.state_key), r.event_id);
       return m;
     },
-    getCurrentStateEventId: (roomId, type, sk) => q.currentStateOne.get(roomId, type, sk) as string | undefined,
+    getCurrentStateEventId: (roomId, type, sk) => {
+      const k = stateKey(type, sk);
+      const hit = currentStateCache.get(roomId)?.get(k);
+      if (hit !== undefined) return hit ?? undefined;
+      const id = q.currentStateOne.get(roomId, type, sk) as string | undefined;
+      cachedCurrentState(roomId, k, id ?? null, true);
+      return id;
+    },
     applyCurrentStateDelta: (roomId, delta) => {
       for (const [k, eventId] of delta) {
         const [type, sk] = splitStateKey(k);
         q.upsertCurrent.run(roomId, type, sk, eventId);
+        cachedCurrentState(roomId, k, eventId, false);
         if (type === 'm.room.member') {
-          const ev = q.eventForMembership.get(eventId) as Row | undefined;
-          if (!ev) throw new Error(`membership event ${eventId} not stored`);
-          const membership = (JSON.parse(ev.json) as Pdu).content.membership;
-          q.upsertMembership.run(roomId, sk, String(membership), eventId, ev.sender, ev.stream_ordering);
+          let m = recentMembers.get(eventId);
+          if (!m) {
+            const ev = q.eventForMembership.get(eventId) as Row | undefined;
+            if (!ev) throw new Error(`membership event ${eventId} not stored`);
+            const membership = (JSON.parse(ev.json) as Pdu).content.membership;
+            m = { membership: String(membership), sender: ev.sender, streamOrdering: ev.stream_ordering };
+          }
+          q.upsertMembership.run(roomId, sk, m.membership, eventId, m.sender, m.streamOrdering);
         }
       }
     },
@@ -347,10 +536,16 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
       q.insertUser.run(u.userId, u.passwordHash, bool(u.admin), u.createdTs, bool(u.deactivated), u.displayname, u.avatarUrl);
     },
     getUser: (userId) => {
+      const hit = userCache.get(userId);
+      if (hit) return { ...hit };
       const r = q.getUser.get(userId) as Row | undefined;
-      return r ? toUser(r) : undefined;
+      if (!r) return undefined;
+      const u = toUser(r);
+      remember(userCache, userId, u);
+      return { ...u };
     },
     updateUser: (userId, f) => {
+      userCache.delete(userId);
       const fields: Record<string, unknown> = {};
       if (f.passwordHash !== undefined) fields.password_hash = f.passwordHash;
       if (f.admin !== undefined) fields.admin = bool(f.admin);
@@ -381,16 +576,24 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
       q.insertToken.run(t.tokenHash, t.userId, t.deviceId, t.createdTs);
     },
     getAccessToken: (tokenHash) => {
+      const hit = tokenCache.get(tokenHash);
+      if (hit) return { ...hit };
       const r = q.getToken.get(tokenHash) as Row | undefined;
-      return r ? { tokenHash: r.token_hash, userId: r.user_id, deviceId: r.device_id, createdTs: r.created_ts } : undefined;
+      if (!r) return undefined;
+      const t = { tokenHash: r.token_hash, userId: r.user_id, deviceId: r.device_id, createdTs: r.created_ts };
+      remember(tokenCache, tokenHash, t);
+      return { ...t };
     },
     deleteAccessToken: (tokenHash) => {
+      tokenCache.delete(tokenHash);
       q.deleteToken.run(tokenHash);
     },
     deleteAccessTokensForDevice: (userId, deviceId) => {
+      for (const [h, t] of tokenCache) if (t.userId === userId && t.deviceId === deviceId) tokenCache.delete(h);
       q.deleteTokensDevice.run(userId, deviceId);
     },
     deleteAccessTokensForUser: (userId) => {
+      for (const [h, t] of tokenCache) if (t.userId === userId) tokenCache.delete(h);
       q.deleteTokensUser.run(userId);
     },
 

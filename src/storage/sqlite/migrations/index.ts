@@ -6,10 +6,14 @@
 import m0001 from './0001-initial';
 import m0002 from './0002-client-data';
 import m0003 from './0003-user-settings';
+import m0004 from './0004-state-group-rows';
+import m0005 from './0005-without-rowid';
 
 export const MIGRATIONS: readonly string[] = [
   m0001,
   m0002,
   m0003,
+  m0004,
+  m0005,
   // (new migrations go above this line)
 ];
