@@ -17,34 +17,10 @@ import {
   room,
   ruleOf,
   v,
+  rows,
+  run,
 } from './fixtures';
 
-interface Row {
-  name: string;
-  version: string;
-  ev: AuthEvent;
-  state: AuthStateLookup;
-  options?: CheckAuthOptions;
-  expected: string;
-}
-
-function rows(
-  what: string,
-  perVersion: Record<string, string>,
-  allowed: boolean,
-  make: (id: string) => { ev: AuthEvent; state: AuthStateLookup; options?: CheckAuthOptions },
-): Row[] {
-  return Object.entries(perVersion).map(([id, rule]) => ({
-    name: `${allowed ? 'allows' : 'rejects'} ${what} (v${id} rule ${rule})`,
-    version: id,
-    expected: allowed ? 'allow' : rule,
-    ...make(id),
-  }));
-}
-
-const run = ({ version, ev, state, options, expected }: Row) => {
-  expect(outcome(v(version), ev, state, options)).toBe(expected);
-};
 
 const empty: AuthStateLookup = () => undefined;
 

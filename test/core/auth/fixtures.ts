@@ -122,3 +122,32 @@ export function ruleOf(f: () => void): string {
 export function title(allowOrReject: string, what: string, versionId: string, rule: string): string {
   return `${allowOrReject} ${what} (v${versionId} rule ${rule})`;
 }
+
+/** A table row: one (version, rule) case; `expected` is 'allow' or the rule number. */
+export interface Row {
+  name: string;
+  version: string;
+  ev: AuthEvent;
+  state: AuthStateLookup;
+  options?: CheckAuthOptions;
+  expected: string;
+}
+
+/** One row per (version, rule) pair. */
+export function rows(
+  what: string,
+  perVersion: Record<string, string>,
+  allowed: boolean,
+  make: (id: string) => { ev: AuthEvent; state: AuthStateLookup; options?: CheckAuthOptions },
+): Row[] {
+  return Object.entries(perVersion).map(([id, rule]) => ({
+    name: `${allowed ? 'allows' : 'rejects'} ${what} (v${id} rule ${rule})`,
+    version: id,
+    expected: allowed ? 'allow' : rule,
+    ...make(id),
+  }));
+}
+
+export const run = ({ version, ev, state, options, expected }: Row): void => {
+  expect(outcome(v(version), ev, state, options)).toBe(expected);
+};

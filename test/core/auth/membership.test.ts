@@ -19,35 +19,10 @@ import {
   room,
   stateEvent,
   v,
+  rows,
+  run,
 } from './fixtures';
 
-interface Row {
-  name: string;
-  version: string;
-  ev: AuthEvent;
-  state: AuthStateLookup;
-  options?: CheckAuthOptions;
-  expected: string;
-}
-
-/** One row per (version, rule) pair; `expected` is 'allow' or the rule. */
-function rows(
-  what: string,
-  perVersion: Record<string, string>,
-  allowed: boolean,
-  make: (id: string) => { ev: AuthEvent; state: AuthStateLookup; options?: CheckAuthOptions },
-): Row[] {
-  return Object.entries(perVersion).map(([id, rule]) => ({
-    name: `${allowed ? 'allows' : 'rejects'} ${what} (v${id} rule ${rule})`,
-    version: id,
-    expected: allowed ? 'allow' : rule,
-    ...make(id),
-  }));
-}
-
-const run = ({ version, ev, state, options, expected }: Row) => {
-  expect(outcome(v(version), ev, state, options)).toBe(expected);
-};
 
 /** The creator's first join, right after the create event. */
 function creatorJoin(id: string, prevEvents: string[], options?: CheckAuthOptions) {
