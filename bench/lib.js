@@ -119,4 +119,4 @@ function cpuMs(pid) {
   return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
 }
 
-module.exports = { startServer, api, register, pool, percentile, ms, enc, rssMb, cpuMs };
+module.exports = { freePort, startServer, api, register, pool, percentile, ms, enc, rssMb, cpuMs };

@@ -13,7 +13,6 @@
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const http = require('node:http');
-const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 
@@ -26,14 +25,7 @@ if (!fs.existsSync(MAIN)) {
   process.exit(2);
 }
 
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = s.address().port;
-      s.close(() => resolve(p));
-    });
-  });
+const { freePort } = require('./lib');
 
 // One keep-alive agent with enough sockets for every concurrent client plus the syncers.
 const agent = new http.Agent({ keepAlive: true, maxSockets: 256, noDelay: true });

@@ -32,20 +32,7 @@ const TOP_LEVEL_V1 = new Set([
 ]);
 
 /** v11 no longer keeps `origin`, `membership` and `prev_state`. */
-const TOP_LEVEL_V11 = new Set([
-  'event_id',
-  'type',
-  'room_id',
-  'sender',
-  'state_key',
-  'content',
-  'hashes',
-  'signatures',
-  'depth',
-  'prev_events',
-  'auth_events',
-  'origin_server_ts',
-]);
+const TOP_LEVEL_V11 = new Set([...TOP_LEVEL_V1].filter((k) => k !== 'origin' && k !== 'membership' && k !== 'prev_state'));
 
 const POWER_LEVELS = ['ban', 'events', 'events_default', 'kick', 'redact', 'state_default', 'users', 'users_default'];
 

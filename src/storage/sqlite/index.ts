@@ -107,14 +107,12 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
       `INSERT INTO current_state (room_id, type, state_key, event_id) VALUES (?, ?, ?, ?)
        ON CONFLICT (room_id, type, state_key) DO UPDATE SET event_id = excluded.event_id`,
     ),
-    deleteCurrent: db.prepare('DELETE FROM current_state WHERE room_id = ? AND type = ? AND state_key = ?'),
     eventForMembership: db.prepare('SELECT stream_ordering, sender, json FROM events WHERE event_id = ?'),
     upsertMembership: db.prepare(
       `INSERT INTO room_memberships (room_id, user_id, membership, event_id, sender, stream_ordering) VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT (room_id, user_id) DO UPDATE SET membership = excluded.membership, event_id = excluded.event_id,
          sender = excluded.sender, stream_ordering = excluded.stream_ordering`,
     ),
-    deleteMembership: db.prepare('DELETE FROM room_memberships WHERE room_id = ? AND user_id = ?'),
     getMembership: db.prepare('SELECT * FROM room_memberships WHERE room_id = ? AND user_id = ?'),
     roomsForUser: db.prepare('SELECT * FROM room_memberships WHERE user_id = ?'),
     roomMembers: db.prepare('SELECT * FROM room_memberships WHERE room_id = ?'),
