@@ -11,7 +11,7 @@ const os = require('node:os');
 const path = require('node:path');
 
 const N = Number(process.argv[2] ?? 15);
-const MAIN = path.resolve(__dirname, '../dist/src/main.js');
+const MAIN = path.resolve(__dirname, '../dist/src/' + (process.env.MAINJS || 'main.js'));
 if (!fs.existsSync(MAIN)) {
   console.error('bench/startup: build first (npm run build)');
   process.exit(2);

@@ -14,22 +14,29 @@ export interface Requester {
   tokenHash: string;
 }
 
-export function accessTokenOf(req: Request): string | undefined {
-  const h = req.headers.authorization;
-  if (h !== undefined) {
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(h);
+/** The token from an `Authorization` header value or, failing that, the `access_token` query parameter. */
+export function accessTokenFrom(authorization: string | undefined, queryToken: unknown): string | undefined {
+  if (authorization !== undefined) {
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
     return m ? m[1] : undefined;
   }
-  const q = req.query.access_token;
-  return typeof q === 'string' && q ? q : undefined;
+  return typeof queryToken === 'string' && queryToken ? queryToken : undefined;
+}
+
+export function accessTokenOf(req: Request): string | undefined {
+  return accessTokenFrom(req.headers.authorization, req.query.access_token);
+}
+
+/** The requester behind `token`: 401 M_MISSING_TOKEN without one, M_UNKNOWN_TOKEN (service) if unknown. */
+export function authenticate(s: Pick<Services, 'accounts'>, token: string | undefined): Requester {
+  if (!token) throw missingToken();
+  return s.accounts.authenticate(token);
 }
 
 /** Middleware: resolves the requester or fails with 401. */
 export function requireAuth(s: Services): RequestHandler {
   return (req, res, next) => {
-    const token = accessTokenOf(req);
-    if (!token) return next(missingToken());
-    res.locals.requester = s.accounts.authenticate(token);
+    res.locals.requester = authenticate(s, accessTokenOf(req));
     next();
   };
 }

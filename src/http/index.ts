@@ -2,7 +2,8 @@
  * Builds the Express app for one listener from the resources it serves
  * (design §1: thin routes, one file per endpoint group).
  */
-import express, { type Express, Router } from 'express';
+import type { RequestListener } from 'node:http';
+import express, { Router } from 'express';
 import type { ResourceName } from '../config';
 import type { Services } from '../services';
 import { cors, errorHandler, jsonBody, unrecognizedHandler } from './middleware';
@@ -10,7 +11,8 @@ import { installDurableResponses } from './durable';
 import { versionsRoutes } from './client/versions';
 import { accountRoutes } from './client/accounts';
 import { roomRoutes } from './client/rooms';
-import { knockRoutes } from './client/knock';
+import { knockLaneRoutes } from './client/knock';
+import { createLane, type LaneRoute } from './lane';
 import { roomReadRoutes } from './client/room-reads';
 import { directoryRoutes } from './client/directory';
 import { profileRoutes } from './client/profile';
@@ -29,6 +31,8 @@ import { keyRoutes } from './federation/keys';
 export interface Routers {
   client: Router;
   federation: Router;
+  /** Client routes served on the fast lane (lane.ts), ahead of Express. */
+  clientLane: LaneRoute[];
 }
 
 /** The routers are built once per homeserver and shared by its listeners. */
@@ -37,7 +41,6 @@ export function buildRouters(s: Services): Routers {
   versionsRoutes(client);
   accountRoutes(client, s);
   roomRoutes(client, s);
-  knockRoutes(client, s);
   roomReadRoutes(client, s);
   directoryRoutes(client, s);
   profileRoutes(client, s);
@@ -55,22 +58,27 @@ export function buildRouters(s: Services): Routers {
   federationVersionRoutes(federation);
   keyRoutes(federation, s);
 
-  return { client, federation };
+  return { client, federation, clientLane: knockLaneRoutes(s) };
 }
 
-export function buildHttpApp(s: Services, routers: Routers, resources: ReadonlySet<ResourceName>): Express {
+/** One listener's request handler: the fast lane for its routes, Express for everything else. */
+export function buildHttpApp(s: Services, routers: Routers, resources: ReadonlySet<ResourceName>): RequestListener {
+  const logger = s.logger.child('http');
+  const lane = createLane(resources.has('client') ? routers.clientLane : [], s, logger);
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('trust proxy', false);
-  installDurableResponses(app, s.store, s.logger.child('http'));
+  installDurableResponses(app, s.store, logger);
   app.use(cors);
   app.use(jsonBody(s.config.maxRequestBodySize));
   const mounted: Router[] = [];
   if (resources.has('client')) mounted.push(routers.client);
   if (resources.has('federation')) mounted.push(routers.federation);
   for (const r of mounted) app.use(r);
-  app.use(unrecognizedHandler(mounted));
-  app.use(errorHandler(s.logger.child('http')));
-  return app;
+  app.use(unrecognizedHandler(mounted, (path) => lane.knows(path)));
+  app.use(errorHandler(logger));
+  return (req, res) => {
+    if (!lane.dispatch(req, res)) app(req, res);
+  };
 }

@@ -8,10 +8,14 @@ import type { Logger } from '../log';
 import { isEnding } from './durable';
 
 /** spec: client-server-api "Web Browser Clients" — on every response, OPTIONS included. */
+export const CORS_HEADERS: Readonly<Record<string, string>> = {
+  'Access-Control-Allow-Origin': '*',
+  'Access-Control-Allow-Methods': 'GET, POST, PUT, DELETE, OPTIONS',
+  'Access-Control-Allow-Headers': 'X-Requested-With, Content-Type, Authorization',
+};
+
 export const cors: RequestHandler = (req, res, next) => {
-  res.setHeader('Access-Control-Allow-Origin', '*');
-  res.setHeader('Access-Control-Allow-Methods', 'GET, POST, PUT, DELETE, OPTIONS');
-  res.setHeader('Access-Control-Allow-Headers', 'X-Requested-With, Content-Type, Authorization');
+  for (const h in CORS_HEADERS) res.setHeader(h, CORS_HEADERS[h]!);
   if (req.method === 'OPTIONS') {
     res.status(204).end();
     return;
@@ -37,20 +41,25 @@ export function jsonBody(limitBytes: number): RequestHandler {
 }
 
 /** The request body as a JSON object, or 400 M_NOT_JSON when there is none. */
-export function bodyOf(req: Request): unknown {
+export function bodyOf(req: { body?: unknown }): unknown {
   const b = req.body as unknown;
   if (b === undefined) throw notJson('Request body must be a JSON object');
   return b;
 }
 
-/** Unknown path → 404 M_UNRECOGNIZED; known path, wrong method → 405 M_UNRECOGNIZED. */
-export function unrecognizedHandler(routers: Router[]): RequestHandler {
+/**
+ * Unknown path → 404 M_UNRECOGNIZED; known path (an Express route's or, via `alsoKnown`, the fast
+ * lane's), wrong method → 405 M_UNRECOGNIZED.
+ */
+export function unrecognizedHandler(routers: Router[], alsoKnown: (path: string) => boolean = () => false): RequestHandler {
   return (req, _res, next) => {
-    const known = routers.some((r) =>
-      (r.stack as unknown as Array<{ route?: unknown; match(path: string): boolean }>).some(
-        (layer) => layer.route !== undefined && layer.match(req.path),
-      ),
-    );
+    const known =
+      alsoKnown(req.path) ||
+      routers.some((r) =>
+        (r.stack as unknown as Array<{ route?: unknown; match(path: string): boolean }>).some(
+          (layer) => layer.route !== undefined && layer.match(req.path),
+        ),
+      );
     next(known ? methodNotAllowed() : unrecognized());
   };
 }

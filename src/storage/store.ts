@@ -97,12 +97,17 @@ export interface EventQuery {
 }
 
 export interface Store {
+  /**
+   * Runs fn atomically: a throw undoes all of it. Its writes are visible to every later read at
+   * once, but they are committed with the event-loop turn's batch (storage/sqlite/commit-batch.ts):
+   * nothing is acknowledged before `whenDurable()` resolves.
+   */
   transaction<T>(fn: () => T): T;
   close(): void;
   /**
-   * Group commit (README "Durability"): `undefined` when everything committed so far is on stable
-   * storage, else a promise that resolves once it is (rejects when the fsync fails). A response
-   * that follows a write is sent only after it.
+   * Group commit (README "Durability"): `undefined` when every write so far is committed and on
+   * stable storage, else a promise that resolves once it is (rejects when the COMMIT or the fsync
+   * fails). A response that follows a write is sent only after it.
    */
   whenDurable(): Promise<void> | undefined;
 

@@ -104,6 +104,31 @@ describe('responses after writes (group commit)', () => {
     expect(later.status).toBe(500);
     expect(srv.logs.some((l) => l.includes('commit not durable'))).toBe(true);
   });
+
+  it('answers a knock (served on the fast lane) only after its fsync, and 500 M_UNKNOWN when that fails', async () => {
+    const bob = await registerUser(srv.url, 'bob');
+    const carol = await registerUser(srv.url, 'carol');
+    const created = await as(srv.url, alice)('POST', `${v3}/createRoom`, {
+      room_version: '11',
+      initial_state: [{ type: 'm.room.join_rules', state_key: '', content: { join_rule: 'knock' } }],
+    });
+    const knock = (u: TestUser) => as(srv.url, u)('POST', `${v3}/knock/${encodeURIComponent(created.body.room_id)}`, {});
+    const f = holdFsyncs();
+    let answered = false;
+    const ok = knock(bob).then((r) => ((answered = true), r));
+    await until(() => f.parked.length === 1, 'the fsync');
+    await settle();
+    expect(answered).toBe(false);
+    f.release();
+    expect((await ok).status).toBe(200);
+
+    const failing = knock(carol);
+    await until(() => f.parked.length === 1, 'the second fsync');
+    f.fail();
+    const r = await failing;
+    expect(r.status).toBe(500);
+    expect(r.body).toEqual({ errcode: 'M_UNKNOWN', error: 'Internal server error' });
+  });
 });
 
 describe('createGroupCommit', () => {

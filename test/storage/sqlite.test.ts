@@ -146,8 +146,9 @@ describe('durability', () => {
   it('keeps every acknowledged write when the process is killed with SIGKILL', async () => {
     const dir = tempDir();
     const file = path.join(dir, 'hs.db');
-    // A child writes events one transaction at a time and acknowledges each on stdout
-    // only after the transaction committed; the parent kills it mid-stream.
+    // A child writes events one transaction at a time and acknowledges each on stdout only
+    // after store.whenDurable() (what the HTTP layer awaits: the batch's COMMIT, then the
+    // group commit's fsync); the parent kills it mid-stream.
     const child = spawn(
       process.execPath,
       [
@@ -157,11 +158,15 @@ describe('durability', () => {
         const store = createSqliteStore({ path: ${JSON.stringify(file)} });
         let i = 0;
         const tick = () => {
+          const written = [];
           for (let k = 0; k < 20; k++, i++) {
             store.transaction(() => store.insertEvent({ eventId: '$e' + i, pdu: { room_id: '!r:x', sender: '@a:x', origin_server_ts: 1, type: 't', content: {}, prev_events: [], auth_events: [], depth: i, hashes: { sha256: 'h' }, signatures: {} }, stateGroup: null }));
-            process.stdout.write('ack ' + i + '\\n');
+            written.push(i);
           }
-          setImmediate(tick);
+          Promise.resolve(store.whenDurable()).then(() => {
+            for (const n of written) process.stdout.write('ack ' + n + '\\n');
+            setImmediate(tick);
+          });
         };
         tick();
         `,

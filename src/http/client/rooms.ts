@@ -110,6 +110,11 @@ export function roomRoutes(r: Router, s: Services): void {
 /** `via` (repeatable) wins over the older `server_name` (spec: joining.yaml, knocking.yaml). */
 export function viaOf(req: Request): string[] {
   const list = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : typeof v === 'string' ? [v] : []);
-  const via = list(req.query.via);
-  return via.length ? via : list(req.query.server_name);
+  return viaFrom((name) => list(req.query[name]));
+}
+
+/** The servers to try: every `via`, else the older `server_name` (ignored when `via` is present). */
+export function viaFrom(query: (name: string) => string[]): string[] {
+  const via = query('via');
+  return via.length ? via : query('server_name');
 }

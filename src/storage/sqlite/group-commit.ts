@@ -48,7 +48,8 @@ function batch(): Batch {
 /**
  * @param walPath the database's `-wal` file
  * @param writes a counter that grows with every change committed on the connection (SQLite's
- *   total_changes()); commits up to its value when an fsync starts are covered by that fsync
+ *   total_changes() as of the last COMMIT: commit-batch.ts); commits up to its value when an fsync
+ *   starts are covered by that fsync
  */
 export function createGroupCommit(walPath: string, writes: () => number): GroupCommit {
   let fd: number | undefined;

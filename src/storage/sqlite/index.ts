@@ -18,6 +18,7 @@ import { MIGRATIONS } from './migrations';
 import { createClientDataStore } from './client-data';
 import { createUserSettingsStore } from './user-settings';
 import { createGroupCommit, type GroupCommit } from './group-commit';
+import { createCommitBatch } from './commit-batch';
 
 /**
  * A state group is a delta (the keys it changes) on its prev_group, or a full snapshot; every
@@ -61,12 +62,18 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
   const db = openDatabase(opts.path);
   migrate(db);
   // Migrations ran under synchronous=FULL; from here on, durability is the group commit's job.
+  const batch = createCommitBatch(db, () => {
+    // The whole batch rolled back: forget everything cached from it.
+    for (const id of cachedInTransaction) eventCache.delete(id);
+    cachedInTransaction = [];
+    dropCaches();
+  });
   let groupCommit: GroupCommit | undefined;
   if (opts.path !== ':memory:') {
     db.pragma('synchronous = NORMAL');
-    const totalChanges = db.prepare('SELECT total_changes()').pluck();
     // SQLite puts the WAL next to the database file with symlinks resolved.
-    groupCommit = createGroupCommit(`${fs.realpathSync(opts.path)}-wal`, () => totalChanges.get() as number);
+    groupCommit = createGroupCommit(`${fs.realpathSync(opts.path)}-wal`, batch.committedChanges);
+    batch.onCommit(() => groupCommit!.kick());
   }
 
   // Prepared once; better-sqlite3 statements are synchronous and cheap to reuse.
@@ -212,8 +219,11 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
   // auth, state and client-format paths look the same few events up again and again.
   const eventCache = new Map<string, StoredEvent>();
   const EVENT_CACHE_MAX = 4096;
-  /** Events first read inside the open transaction: forgotten if it rolls back. */
+  /** Events first read inside the open batch: forgotten if it rolls back. */
   let cachedInTransaction: string[] = [];
+  batch.onCommit(() => {
+    cachedInTransaction = [];
+  });
   const cacheEvent = (e: StoredEvent) => {
     if (eventCache.size >= EVENT_CACHE_MAX) eventCache.delete(eventCache.keys().next().value!);
     eventCache.set(e.eventId, e);
@@ -372,26 +382,28 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     ...createClientDataStore(db),
     ...createUserSettingsStore(db),
     transaction: <T>(fn: () => T): T => {
-      const outer = !db.inTransaction;
+      // Inside the open batch, better-sqlite3 runs fn as a SAVEPOINT: a throw undoes fn alone.
+      batch.open();
       const mark = cachedInTransaction.length;
       try {
-        const result = db.transaction(fn)();
-        if (outer) groupCommit?.kick();
-        return result;
+        return db.transaction(fn)();
       } catch (e) {
-        // Rolled back (a nested one to its savepoint): forget what it cached.
+        // Rolled back to its savepoint: forget what it cached.
         for (const id of cachedInTransaction.splice(mark)) eventCache.delete(id);
         dropCaches();
         throw e;
-      } finally {
-        if (outer) cachedInTransaction = [];
       }
     },
     close: () => {
+      batch.close();
       groupCommit?.close();
       db.close();
     },
-    whenDurable: () => groupCommit?.wait(),
+    whenDurable: () => {
+      const committed = batch.whenCommitted();
+      if (!committed) return groupCommit?.wait();
+      return committed.then(() => groupCommit?.wait());
+    },
 
     insertRoom: (r: RoomRecord) => {
       q.insertRoom.run(r.roomId, r.roomVersion, r.creator, r.createdTs, bool(r.isPublic));
