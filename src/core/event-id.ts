@@ -22,8 +22,13 @@ export function eventIdFor(pdu: EventLike, version: RoomVersion): string {
       return id;
     }
     case 'v3':
-      return '$' + encodeUnpaddedBase64(computeReferenceHash(pdu, version));
     case 'v4':
-      return '$' + encodeUnpaddedBase64Url(computeReferenceHash(pdu, version));
+      return eventIdFromReferenceHash(computeReferenceHash(pdu, version), version);
   }
+}
+
+/** The v3+ event ID for a reference hash already computed (signing.hashAndSignEvent). */
+export function eventIdFromReferenceHash(hash: Buffer, version: RoomVersion): string {
+  if (version.eventIdFormat === 'v1') throw new CoreError('bad_json', `room version ${version.id} event IDs are not hashes`);
+  return '$' + (version.eventIdFormat === 'v3' ? encodeUnpaddedBase64(hash) : encodeUnpaddedBase64Url(hash));
 }

@@ -11,7 +11,7 @@ import { canonicalJsonBytes } from './canonical-json';
 import { redactEvent, type EventLike } from './redaction';
 import type { RoomVersion } from './room-versions';
 
-function sha256(bytes: Buffer): Buffer {
+export function sha256(bytes: Buffer): Buffer {
   return createHash('sha256').update(bytes).digest();
 }
 
@@ -25,12 +25,14 @@ function without(event: EventLike, drop: readonly string[]): Record<string, unkn
   return copy;
 }
 
+/** What the content hash covers: the canonical event without `unsigned`, `signatures`, `hashes`. */
+export function contentHashInput(event: EventLike, version?: RoomVersion): Buffer {
+  return canonicalJsonBytes(without(event, ['unsigned', 'signatures', 'hashes']), { strict: strictFor(version) });
+}
+
 /** SHA-256 over the canonical event without `unsigned`, `signatures`, `hashes`; unpadded Base64. */
 export function computeContentHash(event: EventLike, version?: RoomVersion): string {
-  const bytes = canonicalJsonBytes(without(event, ['unsigned', 'signatures', 'hashes']), {
-    strict: strictFor(version),
-  });
-  return encodeUnpaddedBase64(sha256(bytes));
+  return encodeUnpaddedBase64(sha256(contentHashInput(event, version)));
 }
 
 export type ContentHashes = { sha256: string } & Record<string, string>;
@@ -64,10 +66,7 @@ export function checkContentHash(event: EventLike, version?: RoomVersion): boole
   } catch {
     return false;
   }
-  const bytes = canonicalJsonBytes(without(event, ['unsigned', 'signatures', 'hashes']), {
-    strict: strictFor(version),
-  });
-  return sha256(bytes).equals(claimedBytes);
+  return sha256(contentHashInput(event, version)).equals(claimedBytes);
 }
 
 /** The reference hash: redact per `version`, drop `signatures` and `unsigned`, SHA-256 (raw 32 bytes). */

@@ -8,9 +8,9 @@
  */
 import { createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 import { decodeBase64, encodeUnpaddedBase64 } from './base64';
-import { canonicalJsonBytes } from './canonical-json';
+import { canonicalJson, canonicalJsonBytes } from './canonical-json';
 import { CoreError } from './errors';
-import { addContentHash, type ContentHashes } from './hashes';
+import { contentHashInput, sha256, type ContentHashes } from './hashes';
 import { redactEvent, type EventLike } from './redaction';
 import type { RoomVersion } from './room-versions';
 import type { Signatures } from './types';
@@ -108,13 +108,15 @@ export function signJson<T extends EventLike>(
   key: SigningKey,
   options: SignOptions = {},
 ): T & { signatures: Signatures } {
-  const signature = encodeUnpaddedBase64(sign(null, signedBytes(obj, options.strict ?? true), key.privateKey));
+  return { ...obj, signatures: signaturesWith(obj, serverName, key, signedBytes(obj, options.strict ?? true)) };
+}
+
+/** `obj`'s signatures plus ours over `bytes` as `signatures[serverName][key.keyId]`. */
+function signaturesWith(obj: EventLike, serverName: string, key: SigningKey, bytes: Buffer): Signatures {
+  const signature = encodeUnpaddedBase64(sign(null, bytes, key.privateKey));
   const existing = isObject(obj['signatures']) ? (obj['signatures'] as Signatures) : {};
   const mine = isObject(existing[serverName]) ? existing[serverName] : {};
-  return {
-    ...obj,
-    signatures: { ...existing, [serverName]: { ...mine, [key.keyId]: signature } },
-  };
+  return { ...existing, [serverName]: { ...mine, [key.keyId]: signature } };
 }
 
 /**
@@ -161,11 +163,45 @@ export function signEvent<T extends EventLike>(
   key: SigningKey,
   version: RoomVersion,
 ): T & { hashes: ContentHashes; signatures: Signatures } {
-  const hashed = addContentHash(pdu, version);
-  const signedRedacted = signJson(redactEvent(hashed, version), serverName, key, {
-    strict: version.strictCanonicalJson,
-  });
-  return { ...hashed, signatures: signedRedacted.signatures };
+  return hashAndSignEvent(pdu, serverName, key, version).pdu;
+}
+
+export interface SignedEvent<T> {
+  pdu: T & { hashes: ContentHashes; signatures: Signatures };
+  /**
+   * The reference hash (spec "Calculating the reference hash for an event"): SHA-256 of the
+   * redacted event without `signatures` and `unsigned`. Those are exactly the bytes the signature
+   * covers, so both come from one canonical encoding.
+   */
+  referenceHash: Buffer;
+  /** Byte length of the whole signed event as canonical JSON (for the 64 KiB PDU limit). */
+  canonicalLength: number;
+}
+
+/** signEvent, also returning what the event ID and the size check need, each computed once. */
+export function hashAndSignEvent<T extends EventLike>(
+  pdu: T,
+  serverName: string,
+  key: SigningKey,
+  version: RoomVersion,
+): SignedEvent<T> {
+  const strict = version.strictCanonicalJson;
+  const content = contentHashInput(pdu, version);
+  const existing = isObject(pdu['hashes']) ? (pdu['hashes'] as Record<string, string>) : {};
+  const hashes = { ...existing, sha256: encodeUnpaddedBase64(sha256(content)) } as ContentHashes;
+  const hashed = { ...pdu, hashes };
+  const bytes = signedBytes(redactEvent(hashed, version), strict);
+  const signatures = signaturesWith(hashed, serverName, key, bytes);
+  // The content-hash input is every key but hashes, signatures and unsigned (never empty: an
+  // event has a type), so the whole event is it plus those members.
+  let canonicalLength =
+    content.length +
+    Buffer.byteLength(',"hashes":') + Buffer.byteLength(canonicalJson(hashes)) +
+    Buffer.byteLength(',"signatures":') + Buffer.byteLength(canonicalJson(signatures));
+  if (pdu['unsigned'] !== undefined) {
+    canonicalLength += Buffer.byteLength(',"unsigned":') + Buffer.byteLength(canonicalJson(pdu['unsigned'], { strict }));
+  }
+  return { pdu: { ...hashed, signatures }, referenceHash: sha256(bytes), canonicalLength };
 }
 
 /** Whether the redacted event carries a valid signature by `serverName`'s `keyId`. */

@@ -6,9 +6,9 @@
 import { checkAuth, checkAuthEventsShape, authEventTypesFor, parsePowerLevels, userPowerLevel, type AuthStateEvent } from '../core/auth';
 import { canonicalJson } from '../core/canonical-json';
 import { CoreError } from '../core/errors';
-import { eventIdFor } from '../core/event-id';
+import { eventIdFor, eventIdFromReferenceHash } from '../core/event-id';
 import { roomVersion as lookupRoomVersion, type RoomVersion } from '../core/room-versions';
-import { signEvent, verifyEventSignature } from '../core/signing';
+import { hashAndSignEvent, verifyEventSignature } from '../core/signing';
 import { resolveStateV2, type ResolvableEvent } from '../core/state-res';
 import { splitStateKey, stateKey, type JsonObject, type Pdu, type StateKey } from '../core/types';
 import { badJson, notFound, tooLarge } from '../errors';
@@ -52,6 +52,8 @@ export interface IngestContext {
   roomVersion?: string;
   /** Client transaction that sent this event, stored in the same transaction. */
   txn?: { userId: string; deviceId: string; txnId: string };
+  /** For our own events (trusted): the ID and canonical size computed while signing. */
+  signed?: { eventId: string; canonicalLength: number };
 }
 
 export interface EventsService {
@@ -202,9 +204,11 @@ export function createEventsService(deps: {
     return pdu;
   }
 
-  function signLocal(pdu: Pdu, version: RoomVersion): Pdu {
+  function signLocal(pdu: Pdu, version: RoomVersion): { pdu: Pdu; signed: IngestContext['signed'] } {
     const { hashes: _h, signatures: _s, ...rest } = pdu;
-    return signEvent(rest, keys.serverName, keys.signingKey, version) as unknown as Pdu;
+    const out = hashAndSignEvent(rest, keys.serverName, keys.signingKey, version);
+    const eventId = version.eventIdFormat === 'v1' ? eventIdFor(out.pdu, version) : eventIdFromReferenceHash(out.referenceHash, version);
+    return { pdu: out.pdu as unknown as Pdu, signed: { eventId, canonicalLength: out.canonicalLength } };
   }
 
   function sendLocal(
@@ -220,10 +224,11 @@ export function createEventsService(deps: {
       }
     }
     const version = roomVersionOf(roomId);
-    const pdu = signLocal(buildEvent(roomId, input), version);
+    const { pdu, signed } = signLocal(buildEvent(roomId, input), version);
     return ingest(pdu, {
       origin: keys.serverName,
       trusted: true,
+      signed,
       txn: opts.txn ? { userId: input.sender, ...opts.txn } : undefined,
     });
   }
@@ -233,17 +238,19 @@ export function createEventsService(deps: {
     const version = isCreate && ctx.roomVersion ? lookupRoomVersion(ctx.roomVersion) : roomVersionOf(pdu.room_id);
     if (!version) throw badJson(`Unknown room version ${ctx.roomVersion}`);
 
-    // 1. Format: strictly canonical JSON (v6+), within the size limit.
+    // 1. Format: strictly canonical JSON (v6+), within the size limit. (Our own events were
+    //    encoded while signing: that found any non-canonical value and measured them.)
+    const signed = ctx.trusted ? ctx.signed : undefined;
     let size: number;
     try {
-      size = Buffer.byteLength(canonicalJson(pdu, { strict: version.strictCanonicalJson }));
+      size = signed?.canonicalLength ?? Buffer.byteLength(canonicalJson(pdu, { strict: version.strictCanonicalJson }));
     } catch (e) {
       if (e instanceof CoreError) throw badJson(`Event is not canonical JSON: ${e.message}`);
       throw e;
     }
     if (size > MAX_PDU_SIZE) throw tooLarge(`Event is larger than ${MAX_PDU_SIZE} bytes`);
 
-    const eventId = eventIdFor(pdu, version);
+    const eventId = signed?.eventId ?? eventIdFor(pdu, version);
     const existing = store.getEvent(eventId);
     if (existing) return { eventId, roomId: existing.roomId, streamOrdering: existing.streamOrdering, pdu: existing.pdu };
 

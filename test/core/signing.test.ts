@@ -1,9 +1,9 @@
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import nacl from 'tweetnacl';
 import { decodeBase64, encodeUnpaddedBase64 } from '../../src/core/base64';
-import { canonicalJsonBytes } from '../../src/core/canonical-json';
+import { canonicalJson, canonicalJsonBytes } from '../../src/core/canonical-json';
 import { CoreError } from '../../src/core/errors';
-import { checkContentHash } from '../../src/core/hashes';
+import { checkContentHash, computeReferenceHash } from '../../src/core/hashes';
 import { redactEvent } from '../../src/core/redaction';
 import { roomVersion, type RoomVersion } from '../../src/core/room-versions';
 import {
@@ -11,6 +11,7 @@ import {
   parseSigningKeyFile,
   publicKeyFromBase64,
   rawPublicKey,
+  hashAndSignEvent,
   signEvent,
   signingKeyFromSeed,
   signJson,
@@ -216,6 +217,23 @@ describe('verifyJsonSignature', () => {
   it('returns false when the key is not an ed25519 public key', () => {
     const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     expect(verifyJsonSignature(signed, SERVER, 'ed25519:1', publicKey)).toBe(false);
+  });
+});
+
+describe('hashAndSignEvent', () => {
+  // The reference hash and the signature cover the same bytes (the redacted event without
+  // signatures and unsigned): one encoding serves both. Checked against the separate algorithms.
+  const EVENTS: ReadonlyArray<[string, Record<string, unknown>, RoomVersion]> = [
+    ['the spec minimal event (v1 rules)', MINIMAL_EVENT, V1],
+    ['the spec message event (v11 rules)', MESSAGE_EVENT, V11],
+    ['a knock with unicode and unsigned (v10)', { room_id: '!r:x', type: 'm.room.member', state_key: '@k:x', sender: '@k:x', content: { membership: 'knock', reason: 'bitte 😀', displayname: 'K' }, depth: 3, prev_events: ['$p'], auth_events: ['$a', '$b'], origin_server_ts: 5, unsigned: { age_ts: 1 } }, V10],
+    ['an event already signed by another server (v11)', { ...MESSAGE_EVENT, signatures: { other: { 'ed25519:o': 'sig' } } }, V11],
+  ];
+  it.each(EVENTS)('matches signEvent, computeReferenceHash and the canonical length for %s', (_n, event, version) => {
+    const out = hashAndSignEvent(event, SERVER, KEY, version);
+    expect(out.pdu).toEqual(signEvent(event, SERVER, KEY, version));
+    expect(out.referenceHash.equals(computeReferenceHash(out.pdu, version))).toBe(true);
+    expect(out.canonicalLength).toBe(Buffer.byteLength(canonicalJson(out.pdu, { strict: version.strictCanonicalJson })));
   });
 });
 

@@ -1,6 +1,6 @@
 /**
  * State groups as rows (migration 0004): delta groups hold only their keys, a snapshot every
- * MAX_STATE_CHAIN deltas; `getStateGroupEntries` answers a few keys without the whole state;
+ * max(MAX_STATE_CHAIN, rows / 10) deltas; `getStateGroupEntries` answers a few keys without the whole state;
  * groups written by earlier schema versions (JSON blobs) are carried over by the migration.
  */
 import path from 'node:path';
@@ -58,6 +58,69 @@ describe('getStateGroupEntries', () => {
     const g2 = store.insertStateGroup('!r:x', base, new Map([[member('@a:x'), '$m']]));
     expect(store.getStateGroup(g2).has(JR)).toBe(false);
     expect(store.getStateGroupEntries(g2, [JR, member('@a:x')])).toEqual(new Map([[member('@a:x'), '$m']]));
+  });
+});
+
+describe('snapshot interval', () => {
+  it('writes a snapshot after max(100, rows/10) deltas, so big rooms copy ~10 rows per event', async () => {
+    const file = path.join(tempDir(), 'sg.db');
+    const store = createSqliteStore({ path: file });
+    const snapshots = () => {
+      const db = new Database(file, { readonly: true });
+      try {
+        return db.prepare('SELECT id FROM state_groups WHERE prev_group IS NULL ORDER BY id').pluck().all() as number[];
+      } finally {
+        db.close();
+      }
+    };
+    try {
+      // A small room: a snapshot after 100 deltas, as before.
+      let small = store.insertStateGroup('!s:x', null, new Map([[CREATE, '$c']]));
+      for (let i = 1; i <= 101; i++) small = store.insertStateGroup('!s:x', small, new Map([[member(`@u${i}:x`), `$s${i}`]]));
+      // A room with 3,000 state entries: no snapshot until the chain is longer than 300.
+      const big = new Map([[CREATE, '$c']]);
+      for (let i = 0; i < 2999; i++) big.set(member(`@b${i}:x`), `$b${i}`);
+      let g = store.insertStateGroup('!b:x', null, big);
+      const bigRoot = g;
+      for (let i = 1; i <= 300; i++) g = store.insertStateGroup('!b:x', g, new Map([[member(`@n${i}:x`), `$n${i}`]]));
+      await store.whenDurable();
+      const before = snapshots();
+      expect(before).toHaveLength(3); // the small room's first and 102nd group, the big room's first
+      expect(before).toContain(bigRoot);
+      g = store.insertStateGroup('!b:x', g, new Map([[member('@n301:x'), '$n301']]));
+      await store.whenDurable();
+      expect(snapshots()).toEqual([...before, g]);
+      // The new snapshot holds the whole state.
+      expect(store.getStateGroup(g).size).toBe(3301);
+      expect(store.getStateGroupEntries(g, [member('@n1:x'), member('@b7:x')])).toEqual(
+        new Map([[member('@n1:x'), '$n1'], [member('@b7:x'), '$b7']]),
+      );
+    } finally {
+      store.close();
+    }
+  });
+
+  it('finds the chain root of groups it has not seen since a restart', async () => {
+    const file = path.join(tempDir(), 'sg2.db');
+    let store = createSqliteStore({ path: file });
+    const big = new Map([[CREATE, '$c']]);
+    for (let i = 0; i < 1999; i++) big.set(member(`@b${i}:x`), `$b${i}`);
+    let g = store.insertStateGroup('!b:x', null, big);
+    for (let i = 1; i <= 150; i++) g = store.insertStateGroup('!b:x', g, new Map([[member(`@n${i}:x`), `$n${i}`]]));
+    store.close();
+    store = createSqliteStore({ path: file });
+    try {
+      // 151 > 100 but <= 2000/10: still a delta after the restart.
+      const next = store.insertStateGroup('!b:x', g, new Map([[member('@n151:x'), '$n151']]));
+      await store.whenDurable();
+      const db = new Database(file, { readonly: true });
+      const row = db.prepare('SELECT prev_group, chain_length FROM state_groups WHERE id = ?').get(next);
+      db.close();
+      expect(row).toEqual({ prev_group: g, chain_length: 151 });
+      expect(store.getStateGroupEntries(next, [member('@n1:x'), member('@n151:x'), member('@b0:x')]).size).toBe(3);
+    } finally {
+      store.close();
+    }
   });
 });
 

@@ -21,11 +21,15 @@ import { createGroupCommit, type GroupCommit } from './group-commit';
 import { createCommitBatch } from './commit-batch';
 
 /**
- * A state group is a delta (the keys it changes) on its prev_group, or a full snapshot; every
- * MAX_STATE_CHAIN deltas a snapshot is written (copied in SQL, O(room state) rows), so reading one
- * key walks at most MAX_STATE_CHAIN delta groups.
+ * A state group is a delta (the keys it changes) on its prev_group, or a full snapshot. A chain of
+ * deltas gets a new snapshot (copied in SQL: O(room state) rows) once it is longer than both
+ * MAX_STATE_CHAIN and its snapshot's rows / SNAPSHOT_ROWS_PER_EVENT: in a room of S state entries
+ * a snapshot then comes every max(100, S/10) events, so no event pays more than ~10 copied rows
+ * however big the room gets (at every 100 events, a 4,000-member room's knocks paid 40 each), and
+ * reading a few keys walks at most that many in-memory deltas.
  */
 const MAX_STATE_CHAIN = 100;
+const SNAPSHOT_ROWS_PER_EVENT = 10;
 
 export interface SqliteStoreOptions {
   /** File path or ':memory:'. */
@@ -104,6 +108,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     insertGroupEntry: db.prepare('INSERT OR REPLACE INTO state_group_entries (group_id, type, state_key, event_id) VALUES (?, ?, ?, ?)'),
     groupEntry: db.prepare('SELECT event_id FROM state_group_entries WHERE group_id = ? AND type = ? AND state_key = ?').pluck(),
     groupEntries: db.prepare('SELECT type, state_key, event_id FROM state_group_entries WHERE group_id = ?'),
+    countGroupEntries: db.prepare('SELECT COUNT(*) FROM state_group_entries WHERE group_id = ?').pluck(),
     copyGroupEntries: db.prepare(
       `INSERT OR REPLACE INTO state_group_entries (group_id, type, state_key, event_id)
        SELECT ?, type, state_key, event_id FROM state_group_entries WHERE group_id = ?`,
@@ -245,7 +250,20 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     chainLength: number;
     /** The delta's entries; undefined for a snapshot (whose rows stay in SQLite). */
     delta: ReadonlyArray<readonly [StateKey, string]> | undefined;
+    /** The snapshot at the bottom of the chain (the group itself for a snapshot). */
+    root: number;
   }
+  /** Rows of snapshot groups, counted once. */
+  const snapshotSizes = new Map<number, number>();
+  const snapshotSize = (group: number): number => {
+    let n = snapshotSizes.get(group);
+    if (n === undefined) {
+      n = q.countGroupEntries.get(group) as number;
+      if (snapshotSizes.size >= GROUP_META_MAX) snapshotSizes.clear();
+      snapshotSizes.set(group, n);
+    }
+    return n;
+  };
   const groupMeta = new Map<number, GroupMeta>();
   const GROUP_META_MAX = 50_000;
   const rememberMeta = (group: number, m: GroupMeta) => {
@@ -255,15 +273,28 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
   const metaOf = (group: number): GroupMeta => {
     const hit = groupMeta.get(group);
     if (hit) return hit;
-    const row = q.getGroup.get(group) as Row | undefined;
-    if (!row) throw new Error(`state group ${group} missing`);
-    const prev: number | null = row.prev_group ?? null;
-    const delta =
-      prev === null
-        ? undefined
-        : (q.groupEntries.all(group) as Row[]).map((r) => [stateKey(r.type, r.state_key), r.event_id as string] as const);
-    const m: GroupMeta = { prev, chainLength: row.chain_length, delta };
-    rememberMeta(group, m);
+    // Down to the first known group (or the snapshot), then each group's meta on the way back up.
+    const loaded: Array<{ group: number; prev: number | null; chainLength: number; delta: GroupMeta['delta'] }> = [];
+    let below: GroupMeta | undefined;
+    for (let g: number | null = group; g !== null && !below; ) {
+      const row = q.getGroup.get(g) as Row | undefined;
+      if (!row) throw new Error(`state group ${g} missing`);
+      const prev: number | null = row.prev_group ?? null;
+      const delta =
+        prev === null
+          ? undefined
+          : (q.groupEntries.all(g) as Row[]).map((r) => [stateKey(r.type, r.state_key), r.event_id as string] as const);
+      loaded.push({ group: g, prev, chainLength: row.chain_length, delta });
+      g = prev;
+      if (g !== null) below = groupMeta.get(g);
+    }
+    let m!: GroupMeta;
+    for (let i = loaded.length - 1; i >= 0; i--) {
+      const l = loaded[i]!;
+      m = { prev: l.prev, chainLength: l.chainLength, delta: l.delta, root: l.prev === null ? l.group : (below ?? m).root };
+      below = undefined;
+      rememberMeta(l.group, m);
+    }
     return m;
   };
   const snapshotRows = (group: number): Map<StateKey, string> => {
@@ -346,6 +377,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
   const dropCaches = () => {
     groupCache.clear();
     groupMeta.clear();
+    snapshotSizes.clear();
     roomCache.clear();
     userCache.clear();
     tokenCache.clear();
@@ -481,10 +513,17 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
           q.insertGroupEntry.run(group, type, sk, v);
         }
       };
-      if (prevGroup === null || chainLength <= MAX_STATE_CHAIN) {
+      const root = prevGroup === null ? null : metaOf(prevGroup).root;
+      if (
+        prevGroup === null ||
+        root === null ||
+        chainLength <= MAX_STATE_CHAIN ||
+        chainLength <= snapshotSize(root) / SNAPSHOT_ROWS_PER_EVENT
+      ) {
         const group = Number(q.insertGroup.run(roomId, prevGroup, chainLength).lastInsertRowid);
         insertEntries(group, entries);
-        rememberMeta(group, { prev: prevGroup, chainLength, delta: prevGroup === null ? undefined : entries });
+        rememberMeta(group, { prev: prevGroup, chainLength, delta: root === null ? undefined : entries, root: root ?? group });
+        if (root === null) snapshotSizes.set(group, entries.length);
         return group;
       }
       // A new snapshot: the chain's snapshot rows copied inside SQLite, then each delta of the
@@ -499,7 +538,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
       q.copyGroupEntries.run(group, base);
       for (let i = deltas.length - 1; i >= 0; i--) insertEntries(group, deltas[i]!);
       insertEntries(group, entries);
-      rememberMeta(group, { prev: null, chainLength: 0, delta: undefined });
+      rememberMeta(group, { prev: null, chainLength: 0, delta: undefined, root: group });
       return group;
     },
     getStateGroup: (group) => new Map(readGroup(group)),
