@@ -40,6 +40,23 @@ describe('migrate', () => {
     }
   });
 
+  it('keeps the hot tables WITHOUT ROWID (one B-tree each) and carries memberships over (migration 6)', () => {
+    const db = new Database(':memory:');
+    for (let v = 0; v < 5; v++) db.exec(MIGRATIONS[v]!);
+    db.pragma('user_version = 5');
+    db.prepare('INSERT INTO room_memberships VALUES (?, ?, ?, ?, ?, ?)').run('!r:x', '@a:x', 'knock', '$k', '@a:x', 7);
+    expect(migrate(db)).toBe(MIGRATIONS.length);
+    for (const t of ['current_state', 'forward_extremities', 'room_memberships', 'state_group_entries']) {
+      const sql = db.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?").pluck().get(t) as string;
+      expect(sql).toMatch(/WITHOUT ROWID\s*$/);
+    }
+    expect(db.prepare('SELECT * FROM room_memberships').all()).toEqual([
+      { room_id: '!r:x', user_id: '@a:x', membership: 'knock', event_id: '$k', sender: '@a:x', stream_ordering: 7 },
+    ]);
+    const plan = db.prepare('EXPLAIN QUERY PLAN SELECT * FROM room_memberships WHERE user_id = ?').all('@a:x') as Array<{ detail: string }>;
+    expect(plan.map((r) => r.detail).join(' ')).toMatch(/room_memberships_user/);
+  });
+
   it('refuses a database from a newer Doorstep', () => {
     const db = new Database(':memory:');
     db.pragma(`user_version = ${MIGRATIONS.length + 1}`);

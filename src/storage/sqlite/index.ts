@@ -583,6 +583,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
 
     insertUser: (u) => {
       q.insertUser.run(u.userId, u.passwordHash, bool(u.admin), u.createdTs, bool(u.deactivated), u.displayname, u.avatarUrl);
+      remember(userCache, u.userId, { ...u }); // a new user is about to be looked up (login, profile)
     },
     getUser: (userId) => {
       const hit = userCache.get(userId);
@@ -623,6 +624,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     },
     insertAccessToken: (t: AccessTokenRecord) => {
       q.insertToken.run(t.tokenHash, t.userId, t.deviceId, t.createdTs);
+      remember(tokenCache, t.tokenHash, { ...t }); // a new token's first request follows at once
     },
     getAccessToken: (tokenHash) => {
       const hit = tokenCache.get(tokenHash);

@@ -8,6 +8,7 @@ import m0002 from './0002-client-data';
 import m0003 from './0003-user-settings';
 import m0004 from './0004-state-group-rows';
 import m0005 from './0005-without-rowid';
+import m0006 from './0006-memberships-without-rowid';
 
 export const MIGRATIONS: readonly string[] = [
   m0001,
@@ -15,5 +16,6 @@ export const MIGRATIONS: readonly string[] = [
   m0003,
   m0004,
   m0005,
+  m0006,
   // (new migrations go above this line)
 ];
