@@ -48,10 +48,12 @@ export function migrate(db: Database.Database): number {
   if (current > MIGRATIONS.length) {
     throw new Error(`database schema version ${current} is newer than this Doorstep (${MIGRATIONS.length})`);
   }
-  for (let v = current; v < MIGRATIONS.length; v++) {
+  // All pending migrations in one transaction: a new database pays one fsync (synchronous=FULL),
+  // not one per migration, and an upgrade applies wholly or not at all.
+  if (current < MIGRATIONS.length) {
     db.transaction(() => {
-      db.exec(MIGRATIONS[v]!);
-      db.pragma(`user_version = ${v + 1}`);
+      for (let v = current; v < MIGRATIONS.length; v++) db.exec(MIGRATIONS[v]!);
+      db.pragma(`user_version = ${MIGRATIONS.length}`);
     })();
   }
   return MIGRATIONS.length;
