@@ -5,7 +5,17 @@ const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 
-const MAIN = path.resolve(__dirname, '../dist/src/main.js');
+/** What the benches run: the shipped entry point, package.json's `bin` (dist/doorstep.js). */
+const MAIN = path.resolve(__dirname, '..', require('../package.json').bin.doorstep);
+
+/** `entry` (default: MAIN) when it exists; else asks for a build and exits. */
+function builtEntry(entry = MAIN) {
+  if (!fs.existsSync(entry)) {
+    console.error(`bench: no ${path.relative(process.cwd(), entry)}; build first (npm run build)`);
+    process.exit(2);
+  }
+  return entry;
+}
 
 function freePort() {
   return new Promise((resolve) => {
@@ -19,7 +29,7 @@ function freePort() {
 
 /** Starts the built server with a temp SQLite file; extraYaml is appended to the config. */
 async function startServer(extraYaml = '') {
-  if (!fs.existsSync(MAIN)) throw new Error('build first: npm run build');
+  const main = builtEntry();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'doorstep-bench-'));
   const port = await freePort();
   const cfg = path.join(dir, 'homeserver.yaml');
@@ -31,7 +41,7 @@ async function startServer(extraYaml = '') {
   );
   // BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") is passed to the server's node.
   const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, MAIN, '--config', cfg], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, [...nodeArgs, main, '--config', cfg], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] });
   const url = `http://127.0.0.1:${port}`;
   for (;;) {
     try {
@@ -119,4 +129,4 @@ function cpuMs(pid) {
   return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
 }
 
-module.exports = { freePort, startServer, api, register, pool, percentile, ms, enc, rssMb, cpuMs };
+module.exports = { builtEntry, freePort, startServer, api, register, pool, percentile, ms, enc, rssMb, cpuMs };

@@ -3,21 +3,20 @@
  * bench/startup: spawns the built server N times (fresh data directory each time, then
  * once more on the existing database) and prints the median time from process start to
  * the first 200 from /_matrix/client/versions, and the idle RSS one second after ready.
- * Usage: npm run build && node bench/startup.js [N=15]
+ * Usage: npm run build && node bench/startup.js [N=15] [ENTRY]
+ * ENTRY defaults to the shipped entry point (package.json `bin`, dist/doorstep.js); another
+ * built file, e.g. dist/src/main.js (tsc's output) or dist/server.js (the bundle without the
+ * code cache), compares start-ups.
  */
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 
-const N = Number(process.argv[2] ?? 15);
-const MAIN = path.resolve(__dirname, '../dist/src/' + (process.env.MAINJS || 'main.js'));
-if (!fs.existsSync(MAIN)) {
-  console.error('bench/startup: build first (npm run build)');
-  process.exit(2);
-}
+const { builtEntry, freePort } = require('./lib');
 
-const { freePort } = require('./lib');
+const N = Number(process.argv[2] ?? 15);
+const MAIN = builtEntry(process.argv[3] && path.resolve(process.argv[3]));
 
 function rssOf(pid) {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -64,7 +63,7 @@ const median = (xs) => {
     fs.rmSync(dir, { recursive: true, force: true });
   }
   const f = (xs, k) => xs.map((x) => x[k]);
-  console.log(`bench/startup: ${N} runs each, node ${process.version}, ${os.cpus().length} cpus`);
+  console.log(`bench/startup: ${path.relative(process.cwd(), MAIN)}, ${N} runs each, node ${process.version}, ${os.cpus().length} cpus`);
   console.log(`  fresh data dir   : median ${median(f(fresh, 'ms')).toFixed(1)} ms to ready (min ${Math.min(...f(fresh, 'ms')).toFixed(1)}, max ${Math.max(...f(fresh, 'ms')).toFixed(1)}), idle RSS median ${median(f(fresh, 'rss')).toFixed(1)} MB`);
   console.log(`  existing data dir: median ${median(f(existing, 'ms')).toFixed(1)} ms to ready (min ${Math.min(...f(existing, 'ms')).toFixed(1)}, max ${Math.max(...f(existing, 'ms')).toFixed(1)}), idle RSS median ${median(f(existing, 'rss')).toFixed(1)} MB`);
   console.log('  goals: <= 250 ms to ready, <= 100 MB idle RSS');

@@ -19,13 +19,9 @@ const path = require('node:path');
 const N = Number(process.argv[2] ?? 300);
 const CLIENTS = Number(process.argv[3] ?? 20);
 const SECONDS = Number(process.argv[4] ?? 5);
-const MAIN = path.resolve(__dirname, '../dist/src/main.js');
-if (!fs.existsSync(MAIN)) {
-  console.error('bench/sync: build first (npm run build)');
-  process.exit(2);
-}
+const { builtEntry, freePort } = require('./lib');
 
-const { freePort } = require('./lib');
+const MAIN = builtEntry();
 
 // One keep-alive agent with enough sockets for every concurrent client plus the syncers.
 const agent = new http.Agent({ keepAlive: true, maxSockets: 256, noDelay: true });

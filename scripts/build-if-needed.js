@@ -1,10 +1,13 @@
 #!/usr/bin/env node
-// Builds dist/ with tsc when it is missing or older than any source file (used by `npm start`).
+// Runs the build (scripts/build.js) when dist/doorstep.js is missing or older than any source
+// file (used by `npm start` and the jest global setup).
 const fs = require('node:fs');
 const path = require('node:path');
+const { execFileSync } = require('node:child_process');
 
 const root = path.resolve(__dirname, '..');
-const target = path.join(root, 'dist', 'src', 'main.js');
+// Written last but one by the build (the code cache follows), so it exists only after a full build.
+const target = path.join(root, 'dist', 'doorstep.js');
 
 function newest(p) {
   let st;
@@ -19,9 +22,10 @@ const built = newest(target);
 const sources = Math.max(
   newest(path.join(root, 'src')), newest(path.join(root, 'schema')), newest(path.join(root, 'package.json')),
   newest(path.join(root, 'tsconfig.json')), newest(path.join(root, 'tsconfig.build.json')),
+  newest(path.join(root, 'scripts')),
 );
 if (!built || sources > built) {
-  process.stderr.write('doorstep: building (tsc)…\n');
-  require('./build.js');
+  process.stderr.write('doorstep: building (tsc, esbuild)…\n');
+  execFileSync(process.execPath, [path.join(__dirname, 'build.js')], { stdio: 'inherit', cwd: root });
   fs.utimesSync(target, new Date(), new Date());
 }

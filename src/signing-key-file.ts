@@ -1,6 +1,9 @@
 /**
  * The server's signing key in Synapse's file format (`ed25519 <version> <unpadded base64 seed>`),
- * created with mode 0600 on first start and reused afterwards. tweetnacl generates the key.
+ * created with mode 0600 on first start and reused afterwards. A key is its 32-byte seed: tweetnacl
+ * supplies the random bytes and node:crypto derives the public key (tweetnacl's own keyPair() runs a
+ * pure-JS scalar multiplication that cost ~25 ms of a fresh start; test/signing-key-file.test.ts checks
+ * that tweetnacl derives the same key).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -11,7 +14,7 @@ const VERSION_CHARS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01234
 
 /** A fresh key with a random version like Synapse's (`a_XXXX`). */
 export function generateSigningKey(): SigningKey {
-  const seed = Buffer.from(nacl.sign.keyPair().secretKey.subarray(0, 32));
+  const seed = nacl.randomBytes(32);
   let suffix = '';
   for (const b of nacl.randomBytes(4)) suffix += VERSION_CHARS[b % VERSION_CHARS.length];
   return signingKeyFromSeed(seed, `a_${suffix}`);

@@ -4,8 +4,10 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import pkg from '../../package.json';
 
-export const MAIN = path.resolve(__dirname, '../../dist/src/main.js');
+/** What ships: package.json's `bin` (dist/doorstep.js, the launcher of the esbuild bundle). */
+export const MAIN = path.resolve(__dirname, '../..', pkg.bin.doorstep);
 
 export function tempDir(prefix = 'doorstep-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));

@@ -64,6 +64,41 @@ describe('migrate', () => {
   });
 });
 
+describe('a new database file', () => {
+  it('is created whole: WAL mode, migrated, no temporary files left', () => {
+    const dir = tempDir();
+    try {
+      const file = path.join(dir, 'sub', 'hs.db');
+      const store = createSqliteStore({ path: file });
+      store.insertEvent({ eventId: '$a', pdu: pdu({}), stateGroup: null });
+      store.close();
+      expect(fs.readdirSync(path.dirname(file))).toEqual(['hs.db']);
+      const db = new Database(file, { readonly: true });
+      expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+      expect(db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
+      expect(db.prepare('SELECT event_id FROM events').pluck().all()).toEqual(['$a']);
+      db.close();
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('is not replaced when it already exists', () => {
+    const dir = tempDir();
+    try {
+      const file = path.join(dir, 'hs.db');
+      const first = createSqliteStore({ path: file });
+      first.insertEvent({ eventId: '$a', pdu: pdu({}), stateGroup: null });
+      first.close();
+      const second = createSqliteStore({ path: file });
+      expect(second.hasEvent('$a')).toBe(true);
+      second.close();
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('createSqliteStore', () => {
   let store: Store;
   beforeEach(() => {

@@ -1,6 +1,6 @@
 /**
- * Versioned migrations, run at start-up in one transaction each; the schema version is
- * SQLite's `user_version`. Append only: never edit or reorder a migration that has landed.
+ * Versioned migrations, run at start-up, all pending ones in one transaction; the schema version
+ * is SQLite's `user_version`. Append only: never edit or reorder a migration that has landed.
  * One file per migration; add yours at the end of the list.
  */
 import m0001 from './0001-initial';
