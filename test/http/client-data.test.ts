@@ -3,35 +3,25 @@
  * (account-data.yaml, "Client Config"), typing (typing.yaml), receipts and read markers
  * (receipts.yaml, read_markers.yaml) and send-to-device messages (to_device.yaml).
  */
-import { as, call, enc, registerUser, type TestUser } from '../helpers/client';
-import { startTestServer, type TestServer } from '../helpers/server';
+import { as, call, enc, type TestUser } from '../helpers/client';
+import { threeUsers, type Caller } from '../helpers/fixture';
+import type { TestServer } from '../helpers/server';
 import { sync, syncUntil } from '../helpers/sync';
 
-let s: TestServer;
-let alice: TestUser;
-let bob: TestUser;
-let carol: TestUser;
-let A: ReturnType<typeof as>;
-let B: ReturnType<typeof as>;
-let C: ReturnType<typeof as>;
+const f = threeUsers();
+let s: TestServer, alice: TestUser, bob: TestUser, carol: TestUser;
+let A: Caller, B: Caller, C: Caller;
 let roomId: string;
 
 const v3 = '/_matrix/client/v3';
 let txn = 0;
 
 beforeAll(async () => {
-  s = await startTestServer();
-  alice = await registerUser(s.url, 'alice');
-  bob = await registerUser(s.url, 'bob');
-  carol = await registerUser(s.url, 'carol');
-  A = as(s.url, alice);
-  B = as(s.url, bob);
-  C = as(s.url, carol);
+  ({ s, alice, bob, carol, A, B, C } = f);
   const res = await A('POST', `${v3}/createRoom`, { preset: 'public_chat' });
   roomId = res.body.room_id;
   expect((await B('POST', `${v3}/join/${enc(roomId)}`, {})).status).toBe(200);
 });
-afterAll(() => s.stop());
 
 async function send(user: ReturnType<typeof as>, body: string): Promise<string> {
   const res = await user('PUT', `${v3}/rooms/${enc(roomId)}/send/m.room.message/c${++txn}`, { msgtype: 'm.text', body });

@@ -4,30 +4,19 @@
  * definitions/public_rooms_chunk.yaml).
  */
 import { as, call, enc, registerUser, type TestUser } from '../helpers/client';
+import { threeUsers, type Caller } from '../helpers/fixture';
 import { startTestServer, type TestServer } from '../helpers/server';
 
 const v3 = '/_matrix/client/v3';
 
-let s: TestServer;
-let alice: TestUser;
-let bob: TestUser;
-let carol: TestUser;
-let A: ReturnType<typeof as>;
-let B: ReturnType<typeof as>;
-let C: ReturnType<typeof as>;
+const f = threeUsers();
+let s: TestServer, alice: TestUser, bob: TestUser, carol: TestUser;
+let A: Caller, B: Caller, C: Caller;
 
 beforeAll(async () => {
-  s = await startTestServer();
-  alice = await registerUser(s.url, 'alice');
-  bob = await registerUser(s.url, 'bob');
-  carol = await registerUser(s.url, 'carol');
-  A = as(s.url, alice);
-  B = as(s.url, bob);
-  C = as(s.url, carol);
+  ({ s, alice, bob, carol, A, B, C } = f);
 });
-afterAll(() => s.stop());
 
-type Caller = ReturnType<typeof as>;
 
 async function createRoom(user: Caller, body: object = {}): Promise<string> {
   const res = await user('POST', `${v3}/createRoom`, body);

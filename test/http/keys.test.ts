@@ -3,32 +3,22 @@
  * Encryption" → "Key management API", keys.yaml, "Extensions to /sync"; key_backup.yaml
  * GET /room_keys/version).
  */
-import { as, call, enc, registerUser, type TestUser } from '../helpers/client';
-import { startTestServer, type TestServer } from '../helpers/server';
+import { call, enc, type TestUser } from '../helpers/client';
+import { threeUsers, type Caller } from '../helpers/fixture';
+import type { TestServer } from '../helpers/server';
 import { sync } from '../helpers/sync';
 
-let s: TestServer;
-let alice: TestUser;
-let bob: TestUser;
-let carol: TestUser;
-let A: ReturnType<typeof as>;
-let B: ReturnType<typeof as>;
-let C: ReturnType<typeof as>;
+const f = threeUsers();
+let s: TestServer, alice: TestUser, bob: TestUser, carol: TestUser;
+let A: Caller, B: Caller, C: Caller;
 
 const v3 = '/_matrix/client/v3';
 
 beforeAll(async () => {
-  s = await startTestServer();
-  alice = await registerUser(s.url, 'alice');
-  bob = await registerUser(s.url, 'bob');
-  carol = await registerUser(s.url, 'carol');
-  A = as(s.url, alice);
-  B = as(s.url, bob);
-  C = as(s.url, carol);
+  ({ s, alice, bob, carol, A, B, C } = f);
   const room = await A('POST', `${v3}/createRoom`, { preset: 'public_chat' });
   expect((await B('POST', `${v3}/join/${enc(room.body.room_id)}`, {})).status).toBe(200);
 });
-afterAll(() => s.stop());
 
 function deviceKeys(u: TestUser, tag = 'a'): Record<string, unknown> {
   return {

@@ -10,31 +10,21 @@ import { SUPPORTED_ROOM_VERSIONS } from '../../src/core/room-versions';
 import { createServerInfoService } from '../../src/services/server-info';
 import type { Change } from '../../src/services/notifier';
 import { as, call, enc, registerUser, type TestUser } from '../helpers/client';
+import { threeUsers, type Caller } from '../helpers/fixture';
 import { startTestServer, type TestServer } from '../helpers/server';
 
-let s: TestServer;
-let alice: TestUser;
-let bob: TestUser;
-let carol: TestUser;
-let A: ReturnType<typeof as>;
-let B: ReturnType<typeof as>;
-let C: ReturnType<typeof as>;
+const f = threeUsers();
+let s: TestServer, alice: TestUser, bob: TestUser, carol: TestUser;
+let A: Caller, B: Caller, C: Caller;
 
 const v3 = '/_matrix/client/v3';
 
 beforeAll(async () => {
-  s = await startTestServer();
-  alice = await registerUser(s.url, 'alice');
-  bob = await registerUser(s.url, 'bob');
-  carol = await registerUser(s.url, 'carol');
-  A = as(s.url, alice);
-  B = as(s.url, bob);
-  C = as(s.url, carol);
+  ({ s, alice, bob, carol, A, B, C } = f);
   // alice and bob share a room; carol shares none with them.
   const room = (await A('POST', `${v3}/createRoom`, { preset: 'public_chat' })).body.room_id as string;
   expect((await B('POST', `${v3}/join/${enc(room)}`, {})).status).toBe(200);
 });
-afterAll(() => s.stop());
 
 describe('GET /capabilities', () => {
   it('lists the server capabilities, with every supported room version stable and the configured default', async () => {

@@ -3,27 +3,17 @@
  * inviting.yaml, leaving.yaml, kicking.yaml, banning.yaml), state (room_state.yaml),
  * send (room_send.yaml) and redact (redaction.yaml).
  */
-import { as, call, enc, registerUser, type TestUser } from '../helpers/client';
-import { startTestServer, type TestServer } from '../helpers/server';
+import { as, call, enc, type TestUser } from '../helpers/client';
+import { threeUsers, type Caller } from '../helpers/fixture';
+import type { TestServer } from '../helpers/server';
 
-let s: TestServer;
-let alice: TestUser;
-let bob: TestUser;
-let carol: TestUser;
-let A: ReturnType<typeof as>;
-let B: ReturnType<typeof as>;
-let C: ReturnType<typeof as>;
+const f = threeUsers();
+let s: TestServer, alice: TestUser, bob: TestUser, carol: TestUser;
+let A: Caller, B: Caller, C: Caller;
 
 beforeAll(async () => {
-  s = await startTestServer();
-  alice = await registerUser(s.url, 'alice');
-  bob = await registerUser(s.url, 'bob');
-  carol = await registerUser(s.url, 'carol');
-  A = as(s.url, alice);
-  B = as(s.url, bob);
-  C = as(s.url, carol);
+  ({ s, alice, bob, carol, A, B, C } = f);
 });
-afterAll(() => s.stop());
 
 const v3 = '/_matrix/client/v3';
 
