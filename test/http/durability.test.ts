@@ -113,21 +113,43 @@ describe('responses after writes (group commit)', () => {
       initial_state: [{ type: 'm.room.join_rules', state_key: '', content: { join_rule: 'knock' } }],
     });
     const knock = (u: TestUser) => as(srv.url, u)('POST', `${v3}/knock/${encodeURIComponent(created.body.room_id)}`, {});
+    // A lone knock is a batch of one transaction: its fsync runs inline, before the answer.
+    const inline = jest.spyOn(fs, 'fsyncSync');
     const f = holdFsyncs();
-    let answered = false;
-    const ok = knock(bob).then((r) => ((answered = true), r));
-    await until(() => f.parked.length === 1, 'the fsync');
-    await settle();
-    expect(answered).toBe(false);
-    f.release();
-    expect((await ok).status).toBe(200);
+    expect((await knock(bob)).status).toBe(200);
+    expect(inline).toHaveBeenCalledTimes(1);
+    expect(f.spy).not.toHaveBeenCalled();
 
-    const failing = knock(carol);
-    await until(() => f.parked.length === 1, 'the second fsync');
-    f.fail();
-    const r = await failing;
+    inline.mockImplementation(() => {
+      throw Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' });
+    });
+    const r = await knock(carol);
     expect(r.status).toBe(500);
     expect(r.body).toEqual({ errcode: 'M_UNKNOWN', error: 'Internal server error' });
+    expect(srv.hs.store.getMembership(created.body.room_id, carol.userId)?.membership).toBe('knock'); // committed, not durable
+  });
+
+  it('fsyncs a batch of several knocks in the thread pool, and answers each only after it', async () => {
+    const users = await Promise.all(['bob', 'carol', 'dave', 'erin'].map((n) => registerUser(srv.url, n)));
+    const created = await as(srv.url, alice)('POST', `${v3}/createRoom`, {
+      room_version: '11',
+      initial_state: [{ type: 'm.room.join_rules', state_key: '', content: { join_rule: 'knock' } }],
+    });
+    const roomId = created.body.room_id as string;
+    const f = holdFsyncs();
+    const inline = jest.spyOn(fs, 'fsyncSync');
+    // Served in-process: four knocks in one turn share one batch (a savepoint each).
+    const knocked = users.map((u) => srv.hs.services.membership.knock(roomId, u.userId, {}));
+    expect(knocked).toHaveLength(4);
+    let durable = false;
+    const wait = srv.hs.store.whenDurable()!.then(() => (durable = true));
+    await until(() => f.parked.length === 1, 'the fsync');
+    expect(inline).not.toHaveBeenCalled();
+    await settle();
+    expect(durable).toBe(false);
+    f.release();
+    await wait;
+    expect(durable).toBe(true);
   });
 });
 

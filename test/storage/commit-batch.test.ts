@@ -23,7 +23,11 @@ describe('createCommitBatch', () => {
     const count = () => other.prepare('SELECT COUNT(*) FROM t').pluck().get();
     const batch = createCommitBatch(db, () => undefined);
     const commits: number[] = [];
-    batch.onCommit(() => commits.push(batch.committedChanges()));
+    const sizes: number[] = [];
+    batch.onCommit((transactions) => {
+      commits.push(batch.committedChanges());
+      sizes.push(transactions);
+    });
     const before = batch.committedChanges();
     expect(batch.whenCommitted()).toBeUndefined();
     for (let i = 0; i < 3; i++) {
@@ -38,7 +42,11 @@ describe('createCommitBatch', () => {
     await committed;
     expect(count()).toBe(3);
     expect(commits).toEqual([before + 3]); // one COMMIT for the three
-    expect(batch.whenCommitted()).toBeUndefined();
+    expect(sizes).toEqual([3]); // ... told how many transactions it held
+    batch.open();
+    db.transaction(() => db.prepare('INSERT INTO t VALUES (?)').run(9))();
+    await batch.whenCommitted();
+    expect(sizes).toEqual([3, 1]); // a batch of one (group-commit.ts fsyncs it inline)
     other.close();
     db.close();
   });

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { createSqliteStore, migrate } from '../../src/storage/sqlite';
+import { createSqliteStore, migrate, openDatabase } from '../../src/storage/sqlite';
 import { MIGRATIONS } from '../../src/storage/sqlite/migrations';
 import type { Store } from '../../src/storage/store';
 import { stateKey, type Pdu } from '../../src/core/types';
@@ -61,6 +61,21 @@ describe('migrate', () => {
     const db = new Database(':memory:');
     db.pragma(`user_version = ${MIGRATIONS.length + 1}`);
     expect(() => migrate(db)).toThrow(/newer/);
+  });
+});
+
+describe('openDatabase', () => {
+  it('keeps statement and savepoint journals in memory (temp_store = MEMORY), for files and :memory:', () => {
+    const dir = tempDir();
+    try {
+      for (const file of [path.join(dir, 'hs.db'), ':memory:']) {
+        const db = openDatabase(file);
+        expect(db.pragma('temp_store', { simple: true })).toBe(2);
+        db.close();
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -19,7 +19,7 @@
 import type Database from 'better-sqlite3';
 
 export interface CommitBatch {
-  /** Opens the batch (BEGIN) if none is open; the COMMIT is scheduled for setImmediate. */
+  /** Opens the batch (BEGIN) if none is open, else counts one more transaction in it; the COMMIT is scheduled for setImmediate. */
   open(): void;
   /** `undefined` when no batch is open, else a promise that resolves after its COMMIT. */
   whenCommitted(): Promise<void> | undefined;
@@ -28,8 +28,8 @@ export interface CommitBatch {
    * (changes of the open batch are not committed yet).
    */
   committedChanges(): number;
-  /** Called after each successful COMMIT. */
-  onCommit(fn: () => void): void;
+  /** Called after each successful COMMIT, with the number of transactions the batch held. */
+  onCommit(fn: (transactions: number) => void): void;
   /** Commits the open batch now (shutdown). */
   close(): void;
 }
@@ -38,10 +38,10 @@ export function createCommitBatch(db: Database.Database, onRollback: () => void)
   const totalChanges = db.prepare('SELECT total_changes()').pluck();
   const begin = db.prepare('BEGIN');
   const commit = db.prepare('COMMIT');
-  const listeners: Array<() => void> = [];
+  const listeners: Array<(transactions: number) => void> = [];
   let committed = totalChanges.get() as number;
   let failed: Error | undefined;
-  let pending: { promise: Promise<void>; resolve(): void; reject(e: Error): void } | undefined;
+  let pending: { promise: Promise<void>; resolve(): void; reject(e: Error): void; transactions: number } | undefined;
 
   function flush(): void {
     const p = pending;
@@ -57,13 +57,16 @@ export function createCommitBatch(db: Database.Database, onRollback: () => void)
       return;
     }
     committed = totalChanges.get() as number;
-    for (const fn of listeners) fn();
+    for (const fn of listeners) fn(p.transactions);
     p.resolve();
   }
 
   return {
     open() {
-      if (pending) return;
+      if (pending) {
+        pending.transactions++;
+        return;
+      }
       if (failed) throw failed;
       if (db.inTransaction) return; // a transaction opened by someone else (migrations, tests)
       begin.run();
@@ -74,7 +77,7 @@ export function createCommitBatch(db: Database.Database, onRollback: () => void)
         reject = rej;
       });
       promise.catch(() => undefined); // a batch may fail with nobody waiting for it
-      pending = { promise, resolve, reject };
+      pending = { promise, resolve, reject, transactions: 1 };
       setImmediate(flush);
     },
     whenCommitted() {

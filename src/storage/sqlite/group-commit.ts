@@ -22,8 +22,10 @@ export interface GroupCommit {
   /**
    * Called after a commit: starts an fsync covering it now, if none is running (else queues one
    * to follow), so the fsync overlaps with the rest of the request instead of starting at wait().
+   * `inline`: when no fsync is running, run this one synchronously on the calling thread (see
+   * commit-batch.ts: a batch of one transaction has nobody else to serve meanwhile).
    */
-  kick(): void;
+  kick(inline?: boolean): void;
   close(): void;
 }
 
@@ -61,7 +63,7 @@ export function createGroupCommit(walPath: string, writes: () => number): GroupC
   let failed: Error | undefined;
   let closed = false;
 
-  function start(): void {
+  function start(inline = false): void {
     const b = next!;
     next = undefined;
     const upto = writes();
@@ -73,6 +75,16 @@ export function createGroupCommit(walPath: string, writes: () => number): GroupC
       return;
     }
     // fsync, as this build of SQLite does for synchronous=FULL (it has no HAVE_FDATASYNC).
+    if (inline) {
+      let err: Error | null = null;
+      try {
+        fs.fsyncSync(fd);
+      } catch (e) {
+        err = e as Error;
+      }
+      finish(b, upto, err);
+      return;
+    }
     fs.fsync(fd, (err) => finish(b, upto, err));
   }
 
@@ -111,12 +123,12 @@ export function createGroupCommit(walPath: string, writes: () => number): GroupC
       }
       return next.promise;
     },
-    kick() {
+    kick(inline = false) {
       if (failed || closed) return;
       const w = writes();
       if (w <= durable || (running && w <= running.upto)) return;
       next ??= batch();
-      if (!running) start();
+      if (!running) start(inline);
     },
     close() {
       closed = true;

@@ -46,6 +46,12 @@ export function openDatabase(file: string): Database.Database {
   const db = new Database(file);
   if (file !== ':memory:') db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
+  // Statement and savepoint journals in memory. Every store.transaction is a SAVEPOINT inside the
+  // batch (commit-batch.ts), and its sub-journal keeps the original of each page it changes: past
+  // 64 KiB (one knock in five) SQLite spilled it to a file it created, wrote and unlinked in
+  // /var/tmp, on the event loop. In memory, 20 concurrent knocks cost 15–25% less CPU (README
+  // "Knock performance").
+  db.pragma('temp_store = MEMORY');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   return db;
@@ -128,7 +134,12 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     db.pragma('synchronous = NORMAL');
     // SQLite puts the WAL next to the database file with symlinks resolved.
     groupCommit = createGroupCommit(`${fs.realpathSync(opts.path)}-wal`, batch.committedChanges);
-    batch.onCommit(() => groupCommit!.kick());
+    // A batch of one transaction means one writer and, most likely, nobody else waiting to be
+    // served: its fsync runs inline, where a hop to libuv's thread pool and back (two thread
+    // wake-ups, each a vCPU wake-up on a VM) cost a single client ~0.1 ms at the median and ~2 ms
+    // at p99 here (README "Knock performance"). Busier batches fsync in the pool, overlapping the
+    // next requests' work.
+    batch.onCommit((transactions) => groupCommit!.kick(transactions === 1));
   }
 
   // Prepared once; better-sqlite3 statements are synchronous and cheap to reuse.
