@@ -12,6 +12,7 @@
 import crypto from 'node:crypto';
 import { promisify } from 'node:util';
 import type { Config } from '../config';
+import { sha256Hex } from '../core/hashes';
 import { isValidLocalpart, parseUserId } from '../core/ids';
 import { forbidden, invalidParam, MatrixError, missingParam, notFound, unknownToken, type Errcode } from '../errors';
 import type { Logger } from '../log';
@@ -193,10 +194,6 @@ export async function verifyPassword(password: string, stored: string | null | u
 
 // ---------------------------------------------------------------------------------------------
 // Tokens and IDs
-
-export function sha256Hex(token: string): string {
-  return crypto.createHash('sha256').update(token, 'utf8').digest('hex');
-}
 
 function newAccessToken(): string {
   return crypto.randomBytes(32).toString('base64url');

@@ -1,6 +1,6 @@
 import { decodeBase64Url } from '../../src/core/base64';
 import { CoreError } from '../../src/core/errors';
-import { addContentHash, checkContentHash, computeContentHash, computeReferenceHash } from '../../src/core/hashes';
+import { addContentHash, checkContentHash, computeContentHash, computeReferenceHash, sha256, sha256Hex } from '../../src/core/hashes';
 import { redactEvent } from '../../src/core/redaction';
 import { roomVersion, type RoomVersion } from '../../src/core/room-versions';
 import { MESSAGE_EVENT, MINIMAL_EVENT, NO_CONTENT_EVENT } from './vectors';
@@ -10,6 +10,16 @@ const V5 = roomVersion('5') as RoomVersion;
 const V6 = roomVersion('6') as RoomVersion;
 const V10 = roomVersion('10') as RoomVersion;
 const V11 = roomVersion('11') as RoomVersion;
+
+describe('sha256 / sha256Hex', () => {
+  // FIPS 180-2 appendix B.1 ("abc") and the empty string.
+  it('gives the standard digests', () => {
+    expect(sha256(Buffer.from('abc')).toString('hex')).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+    expect(sha256Hex('abc')).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+    expect(sha256Hex('')).toBe('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
+    expect(sha256Hex('é')).toBe(sha256(Buffer.from('é', 'utf8')).toString('hex')); // UTF-8
+  });
+});
 
 describe('computeContentHash', () => {
   it('returns the spec hash when given the minimal event (spec "Event Signing")', () => {
