@@ -5,13 +5,14 @@
  * README "Durability"). Usage: npm run build && node bench/knock.js [knocks=4000] [latencySamples=500]
  * Goals (issue 4): >= 2,000 knocks/s with 20 clients; p50 <= 1 ms, p99 <= 5 ms for one client.
  */
-const { startServer, api, register, pool, percentile, ms, enc, rssMb, cpuMs } = require('./lib');
+const { startServer, api, register, pool, percentile, ms, enc, rssMb, cpuMs, hostSpeedMs } = require('./lib');
 
 const KNOCKS = Number(process.argv[2] ?? 4000);
 const SAMPLES = Number(process.argv[3] ?? 500);
 const CONCURRENCY = 20;
 
 (async () => {
+  const hostMs = hostSpeedMs();
   const hs = await startServer('rc_knock: {per_second: 1000, burst_count: 1000}\n');
   try {
     const admin = await register(hs.url, 'admin');
@@ -54,7 +55,7 @@ const CONCURRENCY = 20;
     const clientCpu = (selfCpu.user + selfCpu.system) / 1000;
     conc.sort((a, b) => a - b);
 
-    console.log(`bench/knock: room v11, ${SAMPLES + KNOCKS + 100} distinct knockers, node ${process.version}`);
+    console.log(`bench/knock: room v11, ${SAMPLES + KNOCKS + 100} distinct knockers, node ${process.version}, host speed ${hostMs.toFixed(0)} ms (bench/lib hostSpeedMs: lower is faster)`);
     console.log(`  single client (${SAMPLES} sequential knocks): p50 ${percentile(lat, 50).toFixed(2)} ms, p99 ${percentile(lat, 99).toFixed(2)} ms, max ${lat[lat.length - 1].toFixed(2)} ms`);
     console.log(`  ${CONCURRENCY} concurrent clients (${KNOCKS} knocks): ${(KNOCKS / secs).toFixed(0)} knocks/s, p50 ${percentile(conc, 50).toFixed(2)} ms, p99 ${percentile(conc, 99).toFixed(2)} ms`);
     console.log(`  CPU during the concurrent phase: server ${(serverCpu / KNOCKS).toFixed(2)} ms/knock (${((serverCpu / 1000 / secs) * 100).toFixed(0)}% of a core), load generator ${(clientCpu / KNOCKS).toFixed(2)} ms/knock`);

@@ -29,7 +29,8 @@ function freePort() {
 
 /** Starts the built server with a temp SQLite file; extraYaml is appended to the config. */
 async function startServer(extraYaml = '') {
-  const main = builtEntry();
+  // BENCH_ENTRY: another build's dist/doorstep.js, for A/B runs against this checkout's benches.
+  const main = builtEntry(process.env.BENCH_ENTRY ? path.resolve(process.env.BENCH_ENTRY) : undefined);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'doorstep-bench-'));
   const port = await freePort();
   const cfg = path.join(dir, 'homeserver.yaml');
@@ -130,4 +131,21 @@ function cpuMs(pid) {
   return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
 }
 
-module.exports = { builtEntry, freePort, startServer, api, register, pool, percentile, ms, enc, rssMb, cpuMs };
+/**
+ * How fast this machine is right now: ms for 100,000 SHA-256 digests of 1 KiB (best of 3). Shared
+ * VMs slow down by up to 2.5x for minutes at a time; printed next to a benchmark's figures, it
+ * tells a slow host from a regression (a quiet 2-vCPU CI VM: ~250 ms).
+ */
+function hostSpeedMs() {
+  const crypto = require('node:crypto');
+  const block = Buffer.alloc(1024, 1);
+  let best = Infinity;
+  for (let r = 0; r < 3; r++) {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < 100_000; i++) crypto.createHash('sha256').update(block).digest();
+    best = Math.min(best, ms(process.hrtime.bigint() - t0));
+  }
+  return best;
+}
+
+module.exports = { builtEntry, freePort, startServer, api, register, pool, percentile, ms, enc, rssMb, cpuMs, hostSpeedMs };
