@@ -23,7 +23,7 @@ export interface GroupCommit {
    * Called after a commit: starts an fsync covering it now, if none is running (else queues one
    * to follow), so the fsync overlaps with the rest of the request instead of starting at wait().
    * `inline`: when no fsync is running, run this one synchronously on the calling thread (see
-   * commit-batch.ts: a batch of one transaction has nobody else to serve meanwhile).
+   * index.ts: a batch of one transaction has nobody else to serve meanwhile).
    */
   kick(inline?: boolean): void;
   close(): void;

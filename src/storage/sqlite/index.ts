@@ -137,7 +137,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     // A batch of one transaction means one writer and, most likely, nobody else waiting to be
     // served: its fsync runs inline, where a hop to libuv's thread pool and back (two thread
     // wake-ups, each a vCPU wake-up on a VM) cost a single client ~0.1 ms at the median and ~2 ms
-    // at p99 here (README "Knock performance"). Busier batches fsync in the pool, overlapping the
+    // at p99 here (README "Durability"). Busier batches fsync in the pool, overlapping the
     // next requests' work.
     batch.onCommit((transactions) => groupCommit!.kick(transactions === 1));
   }
