@@ -1,11 +1,11 @@
 /**
  * Group commit (src/storage/sqlite/group-commit.ts, README "Durability"): one fsync of the WAL
- * covers every commit made before it started; `kick(true)` runs it inline when none is running,
- * and a failed fsync is sticky.
+ * covers every commit made before it started; `kick(true)` runs it inline when none is running
+ * and recent fsyncs were fast, and a failed fsync is sticky.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { createGroupCommit } from '../../src/storage/sqlite/group-commit';
+import { createGroupCommit, INLINE_MAX_MS } from '../../src/storage/sqlite/group-commit';
 import { tempDir } from '../helpers/spawn';
 
 describe('createGroupCommit', () => {
@@ -63,6 +63,34 @@ describe('createGroupCommit', () => {
     await second;
     expect(gc.wait()).toBeUndefined();
     fsyncSync.mockRestore();
+    gc.close();
+  });
+
+  it('stops fsyncing inline after slow fsyncs (a slow disk), and starts again once they are fast', async () => {
+    const gc = createGroupCommit(file, () => writes);
+    const fsync = jest.spyOn(fs, 'fsync');
+    const slow = jest.spyOn(fs, 'fsyncSync').mockImplementation(() => {
+      const until = performance.now() + 10 * INLINE_MAX_MS;
+      while (performance.now() < until); // a 10x-too-slow disk
+    });
+    writes = 1;
+    gc.kick(true);
+    expect(slow).toHaveBeenCalledTimes(1);
+    writes = 2;
+    gc.kick(true); // the average is above INLINE_MAX_MS now: to the pool
+    expect(slow).toHaveBeenCalledTimes(1);
+    expect(fsync).toHaveBeenCalledTimes(1);
+    await gc.wait();
+    slow.mockRestore();
+    const inline = jest.spyOn(fs, 'fsyncSync');
+    // Fast fsyncs in the pool bring the average down, and inline fsyncs back.
+    for (let i = 3; i < 60 && inline.mock.calls.length === 0; i++) {
+      writes = i;
+      gc.kick(true);
+      await gc.wait();
+    }
+    expect(inline).toHaveBeenCalled();
+    expect(fsync.mock.calls.length).toBeGreaterThan(1);
     gc.close();
   });
 

@@ -23,7 +23,8 @@ export interface GroupCommit {
    * Called after a commit: starts an fsync covering it now, if none is running (else queues one
    * to follow), so the fsync overlaps with the rest of the request instead of starting at wait().
    * `inline`: when no fsync is running, run this one synchronously on the calling thread (see
-   * index.ts: a batch of one transaction has nobody else to serve meanwhile).
+   * index.ts: a batch of one transaction has nobody else to serve meanwhile), unless fsyncs have
+   * been slow lately (INLINE_MAX_MS): on a slow disk an inline fsync would stall every request.
    */
   kick(inline?: boolean): void;
   close(): void;
@@ -48,6 +49,13 @@ function batch(): Batch {
 }
 
 /**
+ * Inline fsyncs only while recent fsyncs took less than this on average (a moving average of the
+ * last ~8): ~0.25 ms on this VM's disk (a few ms now and then), 5–50 ms on a network or spinning
+ * disk, where blocking the event loop that long for one writer would hold up every other request.
+ */
+export const INLINE_MAX_MS = 2;
+
+/**
  * @param walPath the database's `-wal` file
  * @param writes a counter that grows with every change committed on the connection (SQLite's
  *   total_changes() as of the last COMMIT: commit-batch.ts); commits up to its value when an fsync
@@ -62,6 +70,11 @@ export function createGroupCommit(walPath: string, writes: () => number): GroupC
   let next: Batch | undefined;
   let failed: Error | undefined;
   let closed = false;
+  /** Moving average of recent fsync durations (ms), call to completion. */
+  let recentMs = 0;
+  const took = (t0: number) => {
+    recentMs += (performance.now() - t0 - recentMs) / 8;
+  };
 
   function start(inline = false): void {
     const b = next!;
@@ -75,17 +88,22 @@ export function createGroupCommit(walPath: string, writes: () => number): GroupC
       return;
     }
     // fsync, as this build of SQLite does for synchronous=FULL (it has no HAVE_FDATASYNC).
-    if (inline) {
+    const t0 = performance.now();
+    if (inline && recentMs < INLINE_MAX_MS) {
       let err: Error | null = null;
       try {
         fs.fsyncSync(fd);
       } catch (e) {
         err = e as Error;
       }
+      took(t0);
       finish(b, upto, err);
       return;
     }
-    fs.fsync(fd, (err) => finish(b, upto, err));
+    fs.fsync(fd, (err) => {
+      took(t0);
+      finish(b, upto, err);
+    });
   }
 
   function finish(b: Batch, upto: number, err: Error | null): void {
