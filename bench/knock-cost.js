@@ -16,7 +16,7 @@ const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { startServer, api, register, pool, enc, hostSpeedMs } = require('./lib');
+const { startServer, setUpKnockRoom, pool, hostSpeedMs } = require('./lib');
 
 const KNOCKS = Number(process.argv[2] ?? 2000);
 const CONCURRENCY = 20;
@@ -59,16 +59,7 @@ function countThread(tid) {
   const hostMs = hostSpeedMs();
   const hs = await startServer('rc_knock: {per_second: 1000, burst_count: 1000}\n');
   try {
-    const admin = await register(hs.url, 'admin');
-    const { room_id: roomId } = await api(hs.url, 'POST', '/_matrix/client/v3/createRoom', admin.token, {
-      room_version: '11',
-      initial_state: [{ type: 'm.room.join_rules', state_key: '', content: { join_rule: 'knock' } }],
-    });
-    const users = new Array(KNOCKS + 200);
-    await pool(users.length, CONCURRENCY, async (i) => {
-      users[i] = await register(hs.url, `k${i}`);
-    });
-    const knock = (u) => api(hs.url, 'POST', `/_matrix/client/v3/knock/${enc(roomId)}`, u.token, { reason: 'bench' });
+    const { users, knock } = await setUpKnockRoom(hs.url, KNOCKS + 200, CONCURRENCY);
     // Warm-up: 200 knocks, so the knock path is compiled by V8's optimising tier.
     await pool(200, CONCURRENCY, async (i) => knock(users[KNOCKS + i]));
 

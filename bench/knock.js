@@ -5,7 +5,7 @@
  * README "Durability"). Usage: npm run build && node bench/knock.js [knocks=4000] [latencySamples=500]
  * Goals (issue 4): >= 2,000 knocks/s with 20 clients; p50 <= 1 ms, p99 <= 5 ms for one client.
  */
-const { startServer, api, register, pool, percentile, ms, enc, rssMb, cpuMs, hostSpeedMs } = require('./lib');
+const { startServer, setUpKnockRoom, pool, percentile, ms, rssMb, cpuMs, hostSpeedMs } = require('./lib');
 
 const KNOCKS = Number(process.argv[2] ?? 4000);
 const SAMPLES = Number(process.argv[3] ?? 500);
@@ -15,17 +15,7 @@ const CONCURRENCY = 20;
   const hostMs = hostSpeedMs();
   const hs = await startServer('rc_knock: {per_second: 1000, burst_count: 1000}\n');
   try {
-    const admin = await register(hs.url, 'admin');
-    const { room_id: roomId } = await api(hs.url, 'POST', '/_matrix/client/v3/createRoom', admin.token, {
-      room_version: '11',
-      name: 'Bench knock room',
-      initial_state: [{ type: 'm.room.join_rules', state_key: '', content: { join_rule: 'knock' } }],
-    });
-    const users = new Array(SAMPLES + KNOCKS + 100);
-    await pool(users.length, CONCURRENCY, async (i) => {
-      users[i] = await register(hs.url, `k${i}`);
-    });
-    const knock = (u) => api(hs.url, 'POST', `/_matrix/client/v3/knock/${enc(roomId)}`, u.token, { reason: 'bench' });
+    const { users, knock } = await setUpKnockRoom(hs.url, SAMPLES + KNOCKS + 100, CONCURRENCY);
 
     // Warm-up: 100 knocks.
     for (let i = 0; i < 100; i++) await knock(users[SAMPLES + KNOCKS + i]);

@@ -110,6 +110,25 @@ async function pool(n, concurrency, fn) {
   );
 }
 
+/**
+ * A v11 room with join rule `knock`, created by `admin`, and `userCount` registered would-be
+ * knockers (`concurrency` registrations at a time); `knock(user)` knocks as one of them.
+ */
+async function setUpKnockRoom(url, userCount, concurrency) {
+  const admin = await register(url, 'admin');
+  const { room_id: roomId } = await api(url, 'POST', '/_matrix/client/v3/createRoom', admin.token, {
+    room_version: '11',
+    name: 'Bench knock room',
+    initial_state: [{ type: 'm.room.join_rules', state_key: '', content: { join_rule: 'knock' } }],
+  });
+  const users = new Array(userCount);
+  await pool(userCount, concurrency, async (i) => {
+    users[i] = await register(url, `k${i}`);
+  });
+  const knock = (u) => api(url, 'POST', `/_matrix/client/v3/knock/${enc(roomId)}`, u.token, { reason: 'bench' });
+  return { roomId, users, knock };
+}
+
 function percentile(sorted, p) {
   if (!sorted.length) return NaN;
   const idx = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
@@ -148,4 +167,4 @@ function hostSpeedMs() {
   return best;
 }
 
-module.exports = { builtEntry, freePort, startServer, api, register, pool, percentile, ms, enc, rssMb, cpuMs, hostSpeedMs };
+module.exports = { builtEntry, freePort, startServer, api, register, pool, setUpKnockRoom, percentile, ms, enc, rssMb, cpuMs, hostSpeedMs };
