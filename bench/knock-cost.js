@@ -5,7 +5,7 @@
  *
  * Why: on a shared VM, wall-clock figures swing by 2-3x from one hour to the next (bench/lib
  * hostSpeedMs), so a 5% change cannot be seen in knocks/s. The instruction count of the main
- * thread moves by under 1% between runs whatever the neighbours do, so two builds compare on it
+ * thread moves by ~2% between runs whatever the neighbours do, so two builds compare on it
  * (BENCH_ENTRY, as for the other benches). Cycles per instruction show how much the host slows
  * the same work down. Needs `perf` with user-space counters (perf_event_paranoid <= 2); without
  * it, says so and exits 0.
@@ -16,7 +16,7 @@ const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { startServer, setUpKnockRoom, pool, hostSpeedMs } = require('./lib');
+const { startServer, setUpKnockRoom, pool, threadCpuMs, hostSpeedMs } = require('./lib');
 
 const KNOCKS = Number(process.argv[2] ?? 2000);
 const CONCURRENCY = 20;
@@ -24,12 +24,6 @@ const CONCURRENCY = 20;
 function perfWorks() {
   const r = spawnSync('perf', ['stat', '-x,', '-e', 'instructions:u', '--', process.execPath, '-e', '0'], { encoding: 'utf8' });
   return r.status === 0 && /^\d+,,instructions/m.test(r.stderr);
-}
-
-/** User and system CPU time (ms) the thread `tid` of process `pid` has used so far. */
-function threadCpuMs(pid, tid) {
-  const fields = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return { user: (Number(fields[11]) * 1000) / 100, system: (Number(fields[12]) * 1000) / 100 }; // USER_HZ = 100
 }
 
 /** Starts counting the thread `tid`; stop() resolves to {instructions, cycles}. */

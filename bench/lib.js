@@ -143,11 +143,21 @@ function rssMb(pid) {
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)[1]) / 1024;
 }
 
+/** User and system CPU time (ms) so far, from a /proc stat file (a process's or a thread's). */
+function statCpuMs(statFile) {
+  const fields = fs.readFileSync(statFile, 'utf8').split(') ')[1].split(' ');
+  return { user: (Number(fields[11]) * 1000) / 100, system: (Number(fields[12]) * 1000) / 100 }; // USER_HZ is 100 on Linux
+}
+
 /** CPU time (user+system, ms) the process has used so far. */
 function cpuMs(pid) {
-  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
+  const t = statCpuMs(`/proc/${pid}/stat`);
+  return t.user + t.system;
+}
+
+/** User and system CPU time (ms) thread `tid` of process `pid` has used so far. */
+function threadCpuMs(pid, tid) {
+  return statCpuMs(`/proc/${pid}/task/${tid}/stat`);
 }
 
 /**
@@ -167,4 +177,4 @@ function hostSpeedMs() {
   return best;
 }
 
-module.exports = { builtEntry, freePort, startServer, api, register, pool, setUpKnockRoom, percentile, ms, enc, rssMb, cpuMs, hostSpeedMs };
+module.exports = { builtEntry, freePort, startServer, api, register, pool, setUpKnockRoom, percentile, ms, enc, rssMb, cpuMs, threadCpuMs, hostSpeedMs };
