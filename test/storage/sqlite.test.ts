@@ -57,6 +57,40 @@ describe('migrate', () => {
     expect(plan.map((r) => r.detail).join(' ')).toMatch(/room_memberships_user/);
   });
 
+  it('carries events and state groups over without AUTOINCREMENT, numbering on from the largest (migration 7)', () => {
+    const db = new Database(':memory:');
+    for (let v = 0; v < 6; v++) db.exec(MIGRATIONS[v]!);
+    db.pragma('user_version = 6');
+    const insertEvent = db.prepare(
+      `INSERT INTO events (event_id, room_id, type, state_key, sender, depth, origin_server_ts, state_group, replaces_state, rejected, outlier, json)
+       VALUES (?, '!r:x', 'm.room.member', '@a:x', '@a:x', ?, 5, ?, ?, ?, 0, ?)`,
+    );
+    insertEvent.run('$a', 1, 1, null, 0, '{"a":1}');
+    insertEvent.run('$b', 2, 2, '$a', 1, '{"b":2}');
+    db.prepare("INSERT INTO state_groups (room_id, prev_group, chain_length) VALUES ('!r:x', NULL, 0), ('!r:x', 1, 1)").run();
+    const before = {
+      events: db.prepare('SELECT * FROM events ORDER BY stream_ordering').all(),
+      groups: db.prepare('SELECT * FROM state_groups ORDER BY id').all(),
+    };
+
+    expect(migrate(db)).toBe(MIGRATIONS.length);
+    expect(db.prepare('SELECT * FROM events ORDER BY stream_ordering').all()).toEqual(before.events);
+    expect(db.prepare('SELECT * FROM state_groups ORDER BY id').all()).toEqual(before.groups);
+    for (const t of ['events', 'state_groups']) {
+      const sql = db.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?").pluck().get(t) as string;
+      expect(sql).toMatch(/INTEGER PRIMARY KEY,/);
+      expect(sql).not.toMatch(/AUTOINCREMENT/);
+    }
+    expect(db.prepare("SELECT name FROM sqlite_sequence WHERE name IN ('events', 'state_groups')").all()).toEqual([]);
+    // New rows number on from the largest key; event IDs stay unique; the timeline index is back.
+    insertEvent.run('$c', 3, 3, null, 0, '{}');
+    expect(db.prepare("SELECT stream_ordering FROM events WHERE event_id = '$c'").pluck().get()).toBe(3);
+    expect(() => insertEvent.run('$c', 4, 3, null, 0, '{}')).toThrow(/UNIQUE/);
+    expect(Number(db.prepare("INSERT INTO state_groups (room_id, prev_group, chain_length) VALUES ('!r:x', 2, 2)").run().lastInsertRowid)).toBe(3);
+    const plan = db.prepare('EXPLAIN QUERY PLAN SELECT * FROM events WHERE room_id = ? ORDER BY stream_ordering').all('!r:x') as Array<{ detail: string }>;
+    expect(plan.map((r) => r.detail).join(' ')).toMatch(/events_room_stream/);
+  });
+
   it('refuses a database from a newer Doorstep', () => {
     const db = new Database(':memory:');
     db.pragma(`user_version = ${MIGRATIONS.length + 1}`);

@@ -9,6 +9,7 @@ import m0003 from './0003-user-settings';
 import m0004 from './0004-state-group-rows';
 import m0005 from './0005-without-rowid';
 import m0006 from './0006-memberships-without-rowid';
+import m0007 from './0007-events-without-autoincrement';
 
 export const MIGRATIONS: readonly string[] = [
   m0001,
@@ -17,5 +18,6 @@ export const MIGRATIONS: readonly string[] = [
   m0004,
   m0005,
   m0006,
+  m0007,
   // (new migrations go above this line)
 ];
