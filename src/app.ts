@@ -33,6 +33,9 @@ import { createReceiptsService } from './services/receipts';
 import { createToDeviceService } from './services/to-device';
 import { createE2eKeysService } from './services/e2e-keys';
 import { createSyncService } from './services/sync';
+import { createFederationClient } from './fedclient';
+import { createKeyRing } from './services/federation/key-ring';
+import { createFederationSender } from './services/federation/sender';
 import type { Services } from './services';
 import { buildHttpApp, buildRouters } from './http';
 import type { SigningKey } from './core/signing';
@@ -70,6 +73,12 @@ export function createHomeserver(config: Config, opts: HomeserverOptions = {}): 
   const signingKey = opts.signingKey ?? loadSigningKey(config, logger);
   const store = createSqliteStore({ path: config.databasePath });
   const keys = createKeyService({ serverName: config.serverName, signingKey, now });
+  const fedclient = createFederationClient({
+    serverName: config.serverName, sign: keys.sign, keyId: signingKey.keyId, verifyCertificates: config.federationVerifyCertificates,
+    ipRangeBlacklist: config.ipRangeBlacklist, ipRangeWhitelist: config.ipRangeWhitelist, logger, now,
+  });
+  const keyRing = createKeyRing({ store, fedclient, keys, now, logger });
+  const federationSender = createFederationSender({ store, fedclient, serverName: config.serverName, logger, now });
   const accounts = createAccountService({ store, config, now, logger });
   const notifier = createNotifier();
   const events = createEventsService({ store, keys, notifier, logger, now });
@@ -97,7 +106,8 @@ export function createHomeserver(config: Config, opts: HomeserverOptions = {}): 
   const sync = createSyncService({ store, notifier, membership, clientEvents, visibility, filters, typing, e2eKeys, logger });
   const services: Services = {
     filters, accountData, typing, receipts, toDevice, e2eKeys, sync,
-    profile, pushRules, presence, pushers, serverInfo,
+    profile, pushRules, presence, pushers, serverInfo, fedclient, keyRing, federationSender,
+    admission: { receivePdu: async () => { throw new Error('not implemented'); } },
     config, store, keys, accounts, logger, now, notifier, events, membership, rooms, clientEvents, visibility, roomReads, directory,
   };
   const routers = buildRouters(services);
@@ -138,6 +148,7 @@ export function createHomeserver(config: Config, opts: HomeserverOptions = {}): 
       for (const f of failures) logger.warn('listener address not bound', { listener: i, detail: f });
       bound.push(...ok);
     }
+    federationSender.start();
     for (const b of bound) {
       logger.info('listening', { address: b.address, port: b.port, tls: b.tls, resources: [...config.listeners[b.listener]!.resources] });
     }
@@ -149,6 +160,8 @@ export function createHomeserver(config: Config, opts: HomeserverOptions = {}): 
     stopped = true;
     sync.close(); // answer waiting /sync long-polls so the listeners can close
     typing.close();
+    await federationSender.stop();
+    await fedclient.close();
     await Promise.all(
       servers.map(
         ({ server }) =>

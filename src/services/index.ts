@@ -26,6 +26,10 @@ import type { ReceiptsService } from './receipts';
 import type { ToDeviceService } from './to-device';
 import type { E2eKeysService } from './e2e-keys';
 import type { SyncService } from './sync';
+import type { FederationClient } from '../fedclient/client';
+import type { KeyRing } from './federation/key-ring';
+import type { FederationSender } from './federation/sender';
+import type { Admission } from './federation/admission';
 
 export interface Services {
   config: Config;
@@ -52,6 +56,10 @@ export interface Services {
   toDevice: ToDeviceService;
   e2eKeys: E2eKeysService;
   sync: SyncService;
+  fedclient: FederationClient;
+  keyRing: KeyRing;
+  federationSender: FederationSender;
+  admission: Admission;
   logger: Logger;
   now: () => number;
 }

@@ -195,3 +195,7 @@ export interface Store extends ClientDataStore {}
 // Push rules, presence, pushers (the start-up endpoints' per-user settings).
 import type { UserSettingsStore } from './user-settings';
 export interface Store extends UserSettingsStore {}
+
+// The outbound federation queue and inbound transaction idempotency.
+import type { FederationQueueStore } from './federation-queue';
+export interface Store extends FederationQueueStore {}

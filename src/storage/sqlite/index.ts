@@ -17,6 +17,7 @@ import type {
 import { MIGRATIONS } from './migrations';
 import { createClientDataStore } from './client-data';
 import { createUserSettingsStore } from './user-settings';
+import { createFederationQueueStore } from './federation-queue';
 import { createGroupCommit, type GroupCommit } from './group-commit';
 import { createCommitBatch } from './commit-batch';
 
@@ -475,6 +476,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
   const store: Store = {
     ...createClientDataStore(db),
     ...createUserSettingsStore(db),
+    ...createFederationQueueStore(db),
     transaction: <T>(fn: () => T): T => {
       // Inside the open batch, better-sqlite3 runs fn as a SAVEPOINT: a throw undoes fn alone.
       batch.open();

@@ -1,0 +1,74 @@
+/**
+ * Outbound federation (design §1 "fedclient"): the interface services see. Implemented over
+ * undici in this folder: server-name resolution (spec: server-server-api "Resolving server
+ * names"), TLS always (verification unless federation_verify_certificates: false), the
+ * ip_range_blacklist / ip_range_whitelist guard on resolved addresses, X-Matrix request signing
+ * (spec: "Request Authentication"), timeouts, connection reuse, per-destination backoff.
+ */
+export interface FederationRequest {
+  method: 'GET' | 'PUT' | 'POST';
+  /** Path starting with /_matrix/, each parameter segment already percent-encoded. */
+  path: string;
+  /** Query parameters; an array value repeats the parameter (`ver=10&ver=11`). */
+  query?: Record<string, string | readonly string[]>;
+  /** JSON body (PUT/POST). */
+  body?: unknown;
+  /** Sign with X-Matrix (default true; false for key fetches). */
+  signed?: boolean;
+  /** Per-request timeout (default 30 s). */
+  timeoutMs?: number;
+  /** Skip the destination's backoff (e.g. a user-initiated join should try at once). */
+  ignoreBackoff?: boolean;
+}
+
+/** A non-2xx answer from a remote server. `errcode`/`error` from its JSON body when it had one. */
+export class RemoteError extends Error {
+  constructor(
+    readonly destination: string,
+    readonly status: number,
+    readonly errcode: string | undefined,
+    readonly remoteMessage: string | undefined,
+    readonly body: unknown,
+  ) {
+    super(`${destination} answered ${status}${errcode ? ` ${errcode}` : ''}${remoteMessage ? `: ${remoteMessage}` : ''}`);
+    this.name = 'RemoteError';
+  }
+}
+
+/** The destination could not be reached: DNS, connect, TLS, refused address, timeout, or backing off. */
+export class UnreachableError extends Error {
+  constructor(
+    readonly destination: string,
+    message: string,
+  ) {
+    super(`${destination} unreachable: ${message}`);
+    this.name = 'UnreachableError';
+  }
+}
+
+export interface FederationClient {
+  /** Resolves with the parsed JSON body of a 2xx answer; throws RemoteError or UnreachableError. */
+  request<T = any>(destination: string, req: FederationRequest): Promise<T>;
+  /** Whether `destination` is currently backing off (a later request would fail fast). */
+  isBackingOff(destination: string): boolean;
+  /** A request from `origin` reached us: it is up again, clear its backoff. */
+  markUp(origin: string): void;
+  /** Closes pooled connections. */
+  close(): Promise<void>;
+}
+
+export interface FederationClientOptions {
+  /** Our server name (X-Matrix origin). */
+  serverName: string;
+  /** Signs a JSON object with our server key (KeyService.sign). */
+  sign<T extends object>(obj: T): T;
+  /** Our key ID (X-Matrix `key`). */
+  keyId: string;
+  verifyCertificates: boolean;
+  ipRangeBlacklist: readonly string[];
+  ipRangeWhitelist: readonly string[];
+  logger: import('../log').Logger;
+  now: () => number;
+  /** Extra CA certificates (PEM) to trust besides the system's (Complement's CA). */
+  extraCaCerts?: string[];
+}
