@@ -71,4 +71,16 @@ export interface FederationClientOptions {
   now: () => number;
   /** Extra CA certificates (PEM) to trust besides the system's (Complement's CA). */
   extraCaCerts?: string[];
+  /** Per-request timeout when the request gives none (default 30 s). */
+  defaultTimeoutMs?: number;
+  /** Largest response body accepted, in bytes (default 16 MiB); a larger one fails as unreachable. */
+  maxResponseBytes?: number;
+  /** Backoff intervals (default 500 ms doubling to 5 min). */
+  backoff?: { initialMs?: number; maxMs?: number };
+  /** [0, 1) for jitter and SRV weights (default Math.random). */
+  random?: () => number;
+  /** A/AAAA resolution (default node:dns lookup); tests map names to addresses with it. */
+  dnsLookup?: typeof import('node:dns').lookup;
+  /** SRV resolution (default node:dns/promises resolveSrv). */
+  resolveSrv?: (name: string) => Promise<import('./resolve').SrvRecord[]>;
 }

@@ -1,18 +1,182 @@
 /**
- * createFederationClient: undici-based implementation of ./client.ts. STUB until the fedclient
- * work lands: every request fails as unreachable.
+ * createFederationClient: the undici implementation of ./client.ts (design §1 "fedclient").
+ * Per request: backoff check → server-name resolution (./resolve.ts) → X-Matrix signing over the
+ * exact request-target (spec "Request Authentication") → HTTPS through the one guarded Agent
+ * (./transport.ts) with a per-request timeout → capped, JSON-only body. Non-2xx answers become
+ * RemoteError; anything that kept us from a usable answer becomes UnreachableError.
  */
-import { UnreachableError, type FederationClient, type FederationClientOptions } from './client';
+import dnsPromises from 'node:dns/promises';
+import { formatXMatrixAuthorization, requestSigningObject } from '../core/x-matrix';
+import { createAddressGuard } from './address-guard';
+import { createBackoff } from './backoff';
+import { RemoteError, UnreachableError, type FederationClient, type FederationClientOptions, type FederationRequest } from './client';
+import { queryString } from './encode';
+import { createServerResolver, type ResolvedServer } from './resolve';
+import { createAgent, fetchWellKnownUrl, readBodyCapped, ResponseTooLargeError } from './transport';
 
 export * from './client';
 
-export function createFederationClient(_opts: FederationClientOptions): FederationClient {
+export const DEFAULT_TIMEOUT_MS = 30_000;
+export const DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
+/** How much of a non-JSON error body is kept on a RemoteError. */
+const ERROR_TEXT_MAX = 1024;
+
+/** Why a request did not get a usable answer, and whether that counts against the destination. */
+interface Failure {
+  message: string;
+  countsForBackoff: boolean;
+}
+
+function causes(err: unknown): unknown[] {
+  const out: unknown[] = [];
+  for (let e = err; e && out.length < 5; e = (e as { cause?: unknown }).cause) out.push(e);
+  return out;
+}
+
+function classify(err: unknown, timedOut: boolean, timeoutMs: number): Failure {
+  if (timedOut) return { message: `timed out after ${timeoutMs} ms`, countsForBackoff: true };
+  for (const e of causes(err)) {
+    const code = (e as { code?: string }).code;
+    if (code === 'ERR_DOORSTEP_ADDRESS_REFUSED') return { message: (e as Error).message, countsForBackoff: false };
+    if (e instanceof ResponseTooLargeError) return { message: e.message, countsForBackoff: false };
+  }
+  const e = err as { code?: string; message?: string };
+  const detail = [e?.code, e?.message].filter(Boolean).join(' ');
+  return { message: detail || String(err), countsForBackoff: true };
+}
+
+/** `p`, or a rejection with the signal's reason once it aborts. */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+function hostForUrl(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+function contentTypeIsJson(v: string | string[] | undefined): boolean {
+  const s = Array.isArray(v) ? v[0] : v;
+  return s === undefined || /^application\/([a-z0-9.+-]*\+)?json\s*(;|$)/i.test(s);
+}
+
+export function createFederationClient(opts: FederationClientOptions): FederationClient {
+  const log = opts.logger.child('fedclient');
+  const random = opts.random ?? Math.random;
+  const maxBytes = opts.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+  const guard = createAddressGuard({
+    blacklist: opts.ipRangeBlacklist,
+    whitelist: opts.ipRangeWhitelist,
+    ...(opts.dnsLookup ? { dnsLookup: opts.dnsLookup } : {}),
+  });
+  const agent = createAgent({ verifyCertificates: opts.verifyCertificates, extraCaCerts: opts.extraCaCerts, guard });
+  const resolver = createServerResolver({
+    resolveSrv: opts.resolveSrv ?? ((name) => dnsPromises.resolveSrv(name)),
+    fetchWellKnown: (hostname) => fetchWellKnownUrl(agent, `https://${hostname}/.well-known/matrix/server`),
+    now: opts.now,
+    random,
+  });
+  const backoff = createBackoff({ now: opts.now, random, ...opts.backoff });
+
+  function authorization(destination: string, method: string, uri: string, body: unknown): string {
+    const obj = requestSigningObject({ method, uri, origin: opts.serverName, destination, ...(body !== undefined ? { content: body } : {}) });
+    const signed = opts.sign(obj) as { signatures?: Record<string, Record<string, string>> };
+    const sig = signed.signatures?.[opts.serverName]?.[opts.keyId];
+    if (!sig) throw new Error('sign() did not produce our signature');
+    return formatXMatrixAuthorization({ origin: opts.serverName, destination, key: opts.keyId, sig });
+  }
+
+  function fail(destination: string, failure: Failure): UnreachableError {
+    if (failure.countsForBackoff) {
+      const ms = backoff.failure(destination);
+      log.info('destination unreachable; backing off', { destination, reason: failure.message, retryInMs: ms });
+    } else {
+      log.info('destination refused', { destination, reason: failure.message });
+    }
+    return new UnreachableError(destination, failure.message);
+  }
+
+  async function request<T>(destination: string, req: FederationRequest): Promise<T> {
+    if (!req.ignoreBackoff && backoff.isDown(destination)) {
+      throw new UnreachableError(destination, `backing off (retry in ${backoff.remainingMs(destination)} ms)`);
+    }
+    const timeoutMs = req.timeoutMs ?? opts.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const signal = AbortSignal.timeout(timeoutMs);
+    const uri = req.path + queryString(req.query);
+    const bodyText = req.body !== undefined ? JSON.stringify(req.body) : undefined;
+
+    let target: ResolvedServer;
+    try {
+      target = await untilAborted(resolver.resolve(destination), signal);
+    } catch (err) {
+      throw fail(destination, classify(err, signal.aborted, timeoutMs));
+    }
+
+    const headers: Record<string, string> = { host: target.hostHeader, accept: 'application/json' };
+    if (bodyText !== undefined) headers['content-type'] = 'application/json';
+    if (req.signed !== false) headers['authorization'] = authorization(destination, req.method, uri, req.body);
+
+    let status: number;
+    let raw: Buffer;
+    let contentType: string | string[] | undefined;
+    try {
+      const res = await agent.request({
+        origin: `https://${hostForUrl(target.host)}:${target.port}`,
+        path: uri,
+        method: req.method,
+        headers,
+        ...(bodyText !== undefined ? { body: bodyText } : {}),
+        signal,
+      });
+      status = res.statusCode;
+      contentType = res.headers['content-type'];
+      raw = await readBodyCapped(res, maxBytes);
+    } catch (err) {
+      throw fail(destination, classify(err, signal.aborted, timeoutMs));
+    }
+    log.debug('federation request', { destination, method: req.method, path: req.path, status });
+
+    let parsed: unknown;
+    let isJson = false;
+    if (contentTypeIsJson(contentType)) {
+      try {
+        parsed = JSON.parse(raw.toString('utf8'));
+        isJson = true;
+      } catch {
+        isJson = false;
+      }
+    }
+
+    if (status >= 200 && status < 300) {
+      if (!isJson) throw fail(destination, { message: `answered ${status} without a JSON body`, countsForBackoff: false });
+      backoff.success(destination);
+      return parsed as T;
+    }
+    if (status >= 500 || status === 429) {
+      const ms = backoff.failure(destination);
+      log.info('destination answered an error; backing off', { destination, status, retryInMs: ms });
+    } else {
+      // A 4xx is an answer from a live server: it is up.
+      backoff.success(destination);
+    }
+    const body = isJson ? parsed : raw.subarray(0, ERROR_TEXT_MAX).toString('utf8');
+    const obj = isJson && parsed !== null && typeof parsed === 'object' ? (parsed as Record<string, unknown>) : {};
+    throw new RemoteError(
+      destination,
+      status,
+      typeof obj['errcode'] === 'string' ? obj['errcode'] : undefined,
+      typeof obj['error'] === 'string' ? obj['error'] : undefined,
+      body,
+    );
+  }
+
   return {
-    request: async (destination) => {
-      throw new UnreachableError(destination, 'federation client not implemented');
-    },
-    isBackingOff: () => false,
-    markUp: () => undefined,
-    close: async () => undefined,
+    request,
+    isBackingOff: (destination) => backoff.isDown(destination),
+    markUp: (origin) => backoff.success(origin),
+    close: () => agent.close(),
   };
 }
