@@ -10,6 +10,7 @@ import m0004 from './0004-state-group-rows';
 import m0005 from './0005-without-rowid';
 import m0006 from './0006-memberships-without-rowid';
 import m0007 from './0007-events-without-autoincrement';
+import m0008 from './0008-federation-queue';
 
 export const MIGRATIONS: readonly string[] = [
   m0001,
@@ -19,5 +20,6 @@ export const MIGRATIONS: readonly string[] = [
   m0005,
   m0006,
   m0007,
+  m0008,
   // (new migrations go above this line)
 ];
