@@ -49,6 +49,8 @@ export interface FakeRequestOptions {
   tamper?: Tamper;
   /** Extra request headers. */
   headers?: Record<string, string>;
+  /** Send to this base URL instead of the homeserver's federation listener (e.g. a test-only app). */
+  baseUrl?: string;
 }
 
 export interface FakeResponse {
@@ -65,6 +67,8 @@ export interface FakeRemote {
    * query included; it is sent and signed byte for byte.
    */
   request(method: string, path: string, body?: unknown, opts?: FakeRequestOptions): Promise<FakeResponse>;
+  /** The `Authorization: X-Matrix` header value `request` would send (honours destination/omitDestination/tamper). */
+  authorization(method: string, path: string, body?: unknown, opts?: FakeRequestOptions): string;
   /** Hashes and signs an event as this server (room version by ID or object). */
   signEvent(pdu: Omit<Pdu, 'hashes' | 'signatures'> & Partial<Pick<Pdu, 'hashes' | 'signatures'>>, roomVersion: string | RoomVersion): Pdu;
   /** Signs any JSON object as this server. */
@@ -113,7 +117,7 @@ export async function fakeRemote(hs: Homeserver, serverName: string): Promise<Fa
       const headers: Record<string, string> = { ...opts.headers };
       if (body !== undefined) headers['Content-Type'] ??= 'application/json';
       if (!opts.omitAuth) headers['Authorization'] = authorization(method, path, body, opts);
-      const res = await fetch(hs.baseUrl('federation') + path, {
+      const res = await fetch((opts.baseUrl ?? hs.baseUrl('federation')) + path, {
         method,
         headers,
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
@@ -127,6 +131,7 @@ export async function fakeRemote(hs: Homeserver, serverName: string): Promise<Fa
       }
       return { status: res.status, body: parsed };
     },
+    authorization: (method, path, body, opts = {}) => authorization(method, path, body, opts),
     signEvent(pdu, roomVersion) {
       const version = typeof roomVersion === 'string' ? lookupRoomVersion(roomVersion) : roomVersion;
       if (!version) throw new Error(`unknown room version ${String(roomVersion)}`);

@@ -1,16 +1,66 @@
 /**
- * Inbound request authentication (spec: server-server-api "Request Authentication"): every
- * federation endpoint but the key endpoints, /version and well-known requires a valid
- * `Authorization: X-Matrix` over (method, raw URI with query, origin, destination = us, content).
- * Otherwise 401 M_UNAUTHORIZED. STUB until the key-ring work lands: refuses everything.
+ * Inbound request authentication (spec: server-server-api "Request Authentication";
+ * notes/federation.md §2.1): every federation endpoint but the key endpoints, /version and
+ * well-known requires a valid `Authorization: X-Matrix` over (method, raw URI with query,
+ * origin, destination = us, content). Otherwise 401 M_UNAUTHORIZED, never a 5xx for hostile input.
+ *
+ * Several X-Matrix headers may be sent (one per key); all must parse and name one origin, and at
+ * least one signature must verify under a current key of that origin (old_verify_keys are for
+ * events only).
  */
-import type { RequestHandler, Response } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
+import { isValidServerName } from '../../core/ids';
+import { parseXMatrixAuthorization, requestSigningObject } from '../../core/x-matrix';
 import { unauthorized } from '../../errors';
 import type { Services } from '../../services';
 
+/** More Authorization headers than this is not a server talking to us. */
+const MAX_AUTH_HEADERS = 8;
+
+/** The origin of a request whose X-Matrix authorization verifies; throws 401 M_UNAUTHORIZED otherwise. */
+async function authenticate(s: Services, req: Request): Promise<string> {
+  const headers = req.headersDistinct['authorization'] ?? [];
+  if (headers.length === 0) throw unauthorized('Missing Authorization headers');
+  if (headers.length > MAX_AUTH_HEADERS) throw unauthorized('Too many Authorization headers');
+  const ours = s.config.serverName;
+  let origin: string | undefined;
+  const sigs: Record<string, string> = {};
+  for (const h of headers) {
+    const p = parseXMatrixAuthorization(h);
+    if (!p) throw unauthorized('Malformed X-Matrix Authorization header');
+    if (p.destination !== undefined && p.destination !== ours) throw unauthorized('Request is not for this server');
+    if (origin !== undefined && p.origin !== origin) throw unauthorized('X-Matrix headers name different origins');
+    origin = p.origin;
+    sigs[p.key] = p.sig;
+  }
+  if (origin === undefined || !isValidServerName(origin)) throw unauthorized('Invalid X-Matrix origin');
+  const signed = {
+    ...requestSigningObject({ method: req.method, uri: req.originalUrl, origin, destination: ours, content: req.body as unknown }),
+    signatures: { [origin]: sigs },
+  };
+  if (!(await s.keyRing.verifySignedJson(signed, origin, { forRequest: true }))) {
+    throw unauthorized('Invalid X-Matrix signature');
+  }
+  return origin;
+}
+
 /** Middleware: verifies X-Matrix and sets the authenticated origin (read it with `originOf`). */
-export function requireXMatrix(_s: Services): RequestHandler {
-  return (_req, _res, next) => next(unauthorized('X-Matrix authentication not implemented'));
+export function requireXMatrix(s: Services): RequestHandler {
+  const logger = s.logger.child('x-matrix');
+  return (req, res, next) => {
+    authenticate(s, req).then(
+      (origin) => {
+        res.locals.origin = origin;
+        try {
+          s.fedclient.markUp(origin);
+        } catch (err) {
+          logger.warn('markUp failed', { origin, err });
+        }
+        next();
+      },
+      (err: unknown) => next(err),
+    );
+  };
 }
 
 /** The authenticated origin server (after requireXMatrix). */
