@@ -52,21 +52,25 @@ export class ResponseTooLargeError extends Error {
 export async function readBodyCapped(res: Dispatcher.ResponseData, maxBytes: number): Promise<Buffer> {
   const declared = Number(res.headers['content-length']);
   if (Number.isFinite(declared) && declared > maxBytes) {
-    res.body.destroy();
+    discard(res);
     throw new ResponseTooLargeError(maxBytes);
   }
   const chunks: Buffer[] = [];
   let total = 0;
+  // Leaving the loop by throwing destroys the stream (and with it the connection).
   for await (const chunk of res.body) {
     const buf = chunk as Buffer;
     total += buf.length;
-    if (total > maxBytes) {
-      res.body.destroy();
-      throw new ResponseTooLargeError(maxBytes);
-    }
+    if (total > maxBytes) throw new ResponseTooLargeError(maxBytes);
     chunks.push(buf);
   }
   return Buffer.concat(chunks, total);
+}
+
+/** Drops a response body unread (closing its connection) without an unhandled 'error' event. */
+export function discard(res: Dispatcher.ResponseData): void {
+  res.body.on('error', () => undefined);
+  res.body.destroy();
 }
 
 function header(res: Dispatcher.ResponseData, name: string): string | undefined {
@@ -87,7 +91,7 @@ export async function fetchWellKnownUrl(agent: Dispatcher, url: string, timeoutM
     seen.add(current.href);
     const res = await agent.request({ origin: current.origin, path: current.pathname + current.search, method: 'GET', signal, headers: { accept: 'application/json' } });
     if (res.statusCode >= 300 && res.statusCode < 400 && header(res, 'location')) {
-      res.body.resume();
+      await res.body.dump();
       if (hop >= WELL_KNOWN_MAX_REDIRECTS) throw new Error('well-known: too many redirects');
       current = new URL(header(res, 'location')!, current);
       if (seen.has(current.href)) throw new Error('well-known: redirect loop');
