@@ -47,7 +47,10 @@ export interface ClusterOptions {
   extraConfig?: string | ((index: number) => string);
   /** Default `debug`. */
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
-  /** The Doorstep entry point to run (default: package.json `bin`, dist/doorstep.js). */
+  /**
+   * The Doorstep entry point to run (default: $DOORSTEP_TEST_ENTRY if set, else package.json `bin`,
+   * dist/doorstep.js).
+   */
   entry?: string;
   /** Extra arguments for node before the entry (e.g. `--cpu-prof`). */
   nodeArgs?: string[];
@@ -190,7 +193,7 @@ class Server implements ClusterServer {
     const fd = fs.openSync(this.logPath, 'a');
     let child: ChildProcess;
     try {
-      child = spawn(process.execPath, [...(this.opts.nodeArgs ?? []), this.opts.entry ?? MAIN, '--config', this.configPath], {
+      child = spawn(process.execPath, [...(this.opts.nodeArgs ?? []), this.opts.entry ?? process.env.DOORSTEP_TEST_ENTRY ?? MAIN, '--config', this.configPath], {
         cwd: this.dataDir,
         stdio: ['ignore', fd, fd],
       });
@@ -272,30 +275,57 @@ export async function startCluster(n: number, opts: ClusterOptions = {}): Promis
   const certificatePem = fs.readFileSync(certPath, 'utf8');
   const federationBindAddresses = (await pair.ipv6LoopbackAvailable()) ? ['127.0.0.1', '::1'] : ['127.0.0.1'];
 
-  const servers: Server[] = [];
-  const ports = await freePorts(2 * n);
-  for (let i = 0; i < n; i++) {
+  /**
+   * Server i on fresh ports. Ports are free when chosen but another process may take one before
+   * Doorstep binds it: a first start that fails with EADDRINUSE is retried on new ports (the data
+   * directory is emptied, so the server name still matches everything in it).
+   */
+  const taken = new Set<number>(); // ports given to this cluster's servers
+  const startServer = async (i: number): Promise<Server> => {
     const dataDir = path.join(dir, `hs${i}`);
-    fs.mkdirSync(dataDir);
-    const federationPort = ports[2 * i]!;
-    const clientPort = ports[2 * i + 1]!;
-    const configPath = path.join(dataDir, 'homeserver.yaml');
-    const extra = typeof opts.extraConfig === 'function' ? opts.extraConfig(i) : opts.extraConfig;
-    fs.writeFileSync(
-      configPath,
-      pair.instanceConfig({
-        federationPort,
-        clientPort,
-        certPath,
-        keyPath,
-        databasePath: path.join(dataDir, 'homeserver.db'),
-        signingKeyPath: path.join(dataDir, 'signing.key'),
-        federationBindAddresses,
-        logLevel: opts.logLevel ?? 'debug',
-        extra,
-      }),
-    );
-    servers.push(new Server(i, federationPort, clientPort, dataDir, configPath, path.join(dataDir, 'homeserver.log'), certificatePem, opts));
+    for (let attempt = 1; ; attempt++) {
+      fs.rmSync(dataDir, { recursive: true, force: true });
+      fs.mkdirSync(dataDir);
+      let ports: number[];
+      do ports = await freePorts(2);
+      while (ports.some((p) => taken.has(p)));
+      for (const p of ports) taken.add(p);
+      const [federationPort, clientPort] = ports as [number, number];
+      const configPath = path.join(dataDir, 'homeserver.yaml');
+      const extra = typeof opts.extraConfig === 'function' ? opts.extraConfig(i) : opts.extraConfig;
+      fs.writeFileSync(
+        configPath,
+        pair.instanceConfig({
+          federationPort,
+          clientPort,
+          certPath,
+          keyPath,
+          databasePath: path.join(dataDir, 'homeserver.db'),
+          signingKeyPath: path.join(dataDir, 'signing.key'),
+          federationBindAddresses,
+          logLevel: opts.logLevel ?? 'debug',
+          extra,
+        }),
+      );
+      const server = new Server(i, federationPort, clientPort, dataDir, configPath, path.join(dataDir, 'homeserver.log'), certificatePem, opts);
+      try {
+        await server.start();
+        return server;
+      } catch (e) {
+        await server.close();
+        if (attempt < 3 && /EADDRINUSE/.test((e as Error).message)) continue;
+        throw e;
+      }
+    }
+  };
+
+  const started = await Promise.allSettled(Array.from({ length: n }, (_, i) => startServer(i)));
+  const servers = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
+    await Promise.all(servers.map((s) => s.close()));
+    if (!opts.keepFiles) fs.rmSync(dir, { recursive: true, force: true });
+    throw failed.reason;
   }
 
   const cluster: Cluster = {
@@ -306,12 +336,5 @@ export async function startCluster(n: number, opts: ClusterOptions = {}): Promis
       if (!opts.keepFiles) fs.rmSync(dir, { recursive: true, force: true });
     },
   };
-  const started = await Promise.allSettled(servers.map((s) => s.start()));
-  const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed) {
-    await Promise.all(servers.map((s) => s.close()));
-    if (!opts.keepFiles) fs.rmSync(dir, { recursive: true, force: true });
-    throw failed.reason;
-  }
   return cluster;
 }
