@@ -25,6 +25,7 @@ import { RemoteError, type FederationClient } from '../../fedclient/client';
 import type { Logger } from '../../log';
 import type { Store } from '../../storage/store';
 import type { JsonObject, Pdu } from '../../core/types';
+import { serverNameOf } from '../../core/ids';
 
 export interface Edu {
   edu_type: string;
@@ -50,6 +51,20 @@ export interface FederationSender {
   start(): void;
   /** Stops sending; in-flight transactions are abandoned and retried after the next start. */
   stop(): Promise<void>;
+}
+
+/**
+ * The servers an EDU about a room goes to (spec: server-server-api "Typing Notifications",
+ * "Receipts"): every server but ours with a joined member in the room.
+ */
+export function remoteServersInRoom(store: Store, roomId: string, ourServer: string): string[] {
+  const servers = new Set<string>();
+  for (const m of store.getRoomMembers(roomId)) {
+    if (m.membership !== 'join') continue;
+    const s = serverNameOf(m.userId);
+    if (s && s !== ourServer) servers.add(s);
+  }
+  return [...servers];
 }
 
 /** Spec "Transactions": at most 50 PDUs and 100 EDUs. */
