@@ -130,6 +130,46 @@ describe('FederationClient.request', () => {
     expect(verifyXMatrix(peer.requests[0]!, destination).core).toBe(true);
   });
 
+  it('connects to the SRV target with Host and SNI = the server name when the name has no port and no well-known', async () => {
+    const srvNames: string[] = [];
+    const c = client({
+      resolveSrv: async (name) => {
+        srvNames.push(name);
+        if (name === '_matrix-fed._tcp.peer.test') return [{ name: 'localhost', port: peer.port, priority: 0, weight: 0 }];
+        throw Object.assign(new Error('ENOTFOUND'), { code: 'ENOTFOUND' });
+      },
+    });
+    await expect(c.request('peer.test', { method: 'GET', path: '/_matrix/federation/v1/version' })).resolves.toEqual({ ok: true });
+    expect(srvNames).toEqual(['_matrix-fed._tcp.peer.test']);
+    expect(peer.requests[0]!.headers.host).toBe('peer.test');
+    expect(peer.requests[0]!.servername).toBe('peer.test');
+    expect(verifyXMatrix(peer.requests[0]!, 'peer.test').core).toBe(true);
+  });
+
+  it('refuses the SRV target when its certificate is not valid for the server name (verification on)', async () => {
+    const c = client({
+      verifyCertificates: true,
+      extraCaCerts: [peer.certPem], // trusted, but issued for localhost, not peer.test
+      resolveSrv: async () => [{ name: 'localhost', port: peer.port, priority: 0, weight: 0 }],
+    });
+    await expect(c.request('peer.test', { method: 'GET', path: '/x' })).rejects.toThrow(/altnames|ERR_TLS_CERT_ALTNAME_INVALID/);
+    expect(peer.requests).toHaveLength(0);
+  });
+
+  it('connects to an [IPv6] literal with Host = the bracketed server name when the name is [::1]:port', async () => {
+    const v6 = await startHttpsPeer({ host: '::1' });
+    try {
+      const destination = `[::1]:${v6.port}`;
+      const c = client({ verifyCertificates: true, extraCaCerts: [v6.certPem] }); // cert has IP:::1
+      await expect(c.request(destination, { method: 'GET', path: '/x' })).resolves.toEqual({});
+      expect(v6.requests[0]!.headers.host).toBe(destination);
+      expect(v6.requests[0]!.servername).toBe(false);
+      expect(verifyXMatrix(v6.requests[0]!, destination).core).toBe(true);
+    } finally {
+      await v6.close();
+    }
+  });
+
   it('reuses pooled connections when requests follow each other', async () => {
     const c = client();
     const ports: Array<number | undefined> = [];
