@@ -7,6 +7,7 @@
  * Directory", "Device Management", "End-to-End Encryption"; client-server-api "Room History
  * Visibility" (applied to servers).
  */
+import { eventIdFor } from '../../../src/core/event-id';
 import type { Pdu } from '../../../src/core/types';
 import { MatrixError } from '../../../src/errors';
 import { createFederationRetrieval, type FederationRetrieval } from '../../../src/services/federation/retrieval';
@@ -185,6 +186,23 @@ describe('stateIds and state', () => {
     expect(errorOf(() => fed.stateIds(remote.serverName, '!nope:localhost', msg))).toMatchObject({ errcode: 'M_NOT_FOUND' });
     expect(errorOf(() => fed.stateIds(remote.serverName, roomId, '$nope'))).toMatchObject({ errcode: 'M_NOT_FOUND' });
     expect(errorOf(() => fed.state(remote.serverName, roomId, otherMsg))).toMatchObject({ errcode: 'M_NOT_FOUND' });
+  });
+});
+
+describe('rejected events', () => {
+  it('serves a rejected event to a server in the room, and 404s the state at it', async () => {
+    const roomId = await createRoom();
+    remoteMember(roomId, '@r:remote.test', 'join');
+    const ev = s.hs.services.events;
+    // spec "Rejection": a rejected event stays in the DAG (others may reference it), with no state.
+    // A message from a remote user who never joined fails the auth rules: stored as rejected.
+    const template = ev.buildEvent(roomId, { type: 'm.room.message', sender: '@x:remote.test', content: { msgtype: 'm.text', body: 'no' } });
+    const pdu = remote.signEvent(template, ev.roomVersionOf(roomId));
+    expect(() => ev.ingest(pdu, { origin: remote.serverName })).toThrow();
+    const id = eventIdFor(pdu, ev.roomVersionOf(roomId));
+    expect(s.hs.store.getEvent(id)?.rejected).toBe(true);
+    expect(fed.event(remote.serverName, id).pdus).toEqual([pdu]);
+    expect(errorOf(() => fed.stateIds(remote.serverName, roomId, id))).toMatchObject({ errcode: 'M_NOT_FOUND' });
   });
 });
 
