@@ -72,7 +72,21 @@ export interface KeyRing {
    * `minimumValidUntilTs` (default now). A stale cached document is still returned when the
    * server cannot be reached (spec "Querying Keys Through Another Server"). Undefined when none.
    */
-  getServerKeyDocument(serverName: string, minimumValidUntilTs?: number): Promise<JsonObject | undefined>;
+  getServerKeyDocument(serverName: string, minimumValidUntilTs?: number, keyIds?: readonly string[]): Promise<JsonObject | undefined>;
+  /**
+   * The notary answer (spec keys_query.yaml): the key document of each server asked
+   * (getServerKeyDocument), each additionally signed by us. Servers we have nothing for are left out.
+   */
+  queryServerKeys(queries: readonly ServerKeyQuery[]): Promise<JsonObject[]>;
+}
+
+/** One server of a notary query. */
+export interface ServerKeyQuery {
+  serverName: string;
+  /** Key IDs the asker wants (a document lacking one is fetched again); none: any. */
+  keyIds?: readonly string[];
+  /** The document should be valid until at least this time (default now). */
+  minimumValidUntilTs?: number;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -243,14 +257,26 @@ export function createKeyRing(deps: { store: Store; fedclient: FederationClient;
     return false;
   }
 
-  async function getServerKeyDocument(serverName: string, minimumValidUntilTs?: number): Promise<JsonObject | undefined> {
+  /** Whether a document lists `keyId` in verify_keys or old_verify_keys. */
+  function lists(doc: JsonObject, keyId: string): boolean {
+    const current = doc['verify_keys'];
+    const old = doc['old_verify_keys'];
+    return (isObject(current) && Object.hasOwn(current, keyId)) || (isObject(old) && Object.hasOwn(old, keyId));
+  }
+
+  async function getServerKeyDocument(serverName: string, minimumValidUntilTs?: number, keyIds: readonly string[] = []): Promise<JsonObject | undefined> {
     if (serverName === keys.serverName) return keys.serverKeyDocument();
     const wanted = minimumValidUntilTs ?? now();
     const held = documents.get(serverName);
-    if (held && (held['valid_until_ts'] as number) >= wanted) return held;
+    if (held && (held['valid_until_ts'] as number) >= wanted && keyIds.every((k) => lists(held, k))) return held;
     await refresh(serverName);
     return documents.get(serverName);
   }
 
-  return { getVerifyKey, verifySignedJson, getServerKeyDocument };
+  async function queryServerKeys(queries: readonly ServerKeyQuery[]): Promise<JsonObject[]> {
+    const answers = await Promise.all(queries.map((q) => getServerKeyDocument(q.serverName, q.minimumValidUntilTs, q.keyIds)));
+    return answers.filter((d): d is JsonObject => d !== undefined).map((d) => keys.sign(d));
+  }
+
+  return { getVerifyKey, verifySignedJson, getServerKeyDocument, queryServerKeys };
 }
