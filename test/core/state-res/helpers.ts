@@ -303,3 +303,125 @@ export function expectedState(graph: Graph, nodes: string[]): Record<string, str
   }
   return readable(m);
 }
+
+/* ------------------------------------------------------------------------------------
+ * Forked-history harness with the real authorisation rules (src/core/auth), for
+ * test/core/state-res/forks.test.ts: events are listed in a topological order with
+ * their prev events; the state before each is its single parent's state or, at a
+ * merge, resolveStateV2 of its parents' states; auth_events are selected from that
+ * state ("Auth events selection"); an event failing auth against its auth events is
+ * marked rejected, and one failing against the state before it is not applied.
+ * ---------------------------------------------------------------------------------- */
+
+import { checkAuth as checkRealAuth, type AuthEvent, type AuthStateLookup as RealAuthStateLookup } from '../../../src/core/auth';
+import { AuthError } from '../../../src/core/errors';
+import type { GetEvent } from '../../../src/core/state-res/types';
+
+export const FORK_ROOM = '!forks:example.com';
+
+/** The real auth rules as an injected CheckAuth: an AuthError is "not allowed", anything else a bug. */
+export function realCheckAuth(version: RoomVersion): CheckAuth {
+  return (event, authState) => {
+    try {
+      checkRealAuth(
+        version,
+        { room_id: FORK_ROOM, ...event } as unknown as AuthEvent,
+        authState as unknown as RealAuthStateLookup,
+      );
+      return true;
+    } catch (e) {
+      if (e instanceof AuthError) return false;
+      throw e;
+    }
+  };
+}
+
+export interface DagNode {
+  id: string; // node name
+  sender: string;
+  type: string;
+  state_key?: string;
+  content?: Record<string, unknown>;
+  /** Parent node names; empty only for the create event. */
+  prev: string[];
+  /** origin_server_ts; defaults to the node's position in the list. */
+  ts?: number;
+}
+
+export interface Dag {
+  version: RoomVersion;
+  events: Map<string, ResolvableEvent>;
+  /** node name → state after it */
+  stateAfter: Map<string, Map<StateKey, string>>;
+  /** node names that passed auth against the state before them and were applied */
+  accepted: Set<string>;
+  getEvent: GetEvent;
+  checkAuth: CheckAuth;
+}
+
+export function buildDag(nodes: DagNode[], version: RoomVersion = V11): Dag {
+  const checkAuth = realCheckAuth(version);
+  const events = new Map<string, ResolvableEvent>();
+  const stateAfter = new Map<string, Map<StateKey, string>>();
+  const accepted = new Set<string>();
+  const getEvent: GetEvent = (id) => events.get(id);
+  nodes.forEach((node, index) => {
+    for (const p of node.prev) if (!stateAfter.has(p)) throw new Error(`${node.id}: prev ${p} is not listed before it`);
+    const parents = node.prev.map((p) => stateAfter.get(p) as Map<StateKey, string>);
+    const before =
+      parents.length === 0
+        ? new Map<StateKey, string>()
+        : parents.length === 1
+          ? new Map(parents[0])
+          : resolveStateV2({ version, stateSets: parents, getEvent, checkAuth });
+    const draft = {
+      event_id: eid(node.id),
+      room_id: FORK_ROOM,
+      type: node.type,
+      ...(node.state_key !== undefined ? { state_key: node.state_key } : {}),
+      sender: node.sender,
+      content: node.content ?? {},
+      origin_server_ts: node.ts ?? index,
+      auth_events: [] as string[],
+      prev_events: node.prev.map(eid),
+    };
+    for (const key of authTypesForEvent(version, draft)) {
+      const id = before.get(key);
+      if (id !== undefined) draft.auth_events.push(id);
+    }
+    const ownAuth = new Map<StateKey, ResolvableEvent>();
+    for (const id of draft.auth_events) {
+      const a = events.get(id) as ResolvableEvent;
+      ownAuth.set(stateKey(a.type, a.state_key as string), a);
+    }
+    const byState = (m: ReadonlyMap<StateKey, string>): AuthStateLookup => (t, k) => {
+      const id = m.get(stateKey(t, k));
+      return id === undefined ? undefined : events.get(id);
+    };
+    // Receipt checks 4 (against its auth events) and 5 (against the state before it).
+    const rejected = !checkAuth(draft, (t, k) => ownAuth.get(stateKey(t, k)));
+    const event: ResolvableEvent = rejected ? { ...draft, rejected: true } : draft;
+    events.set(event.event_id, event);
+    const after = new Map(before);
+    if (!rejected && checkAuth(event, byState(before))) {
+      accepted.add(node.id);
+      if (node.state_key !== undefined) after.set(stateKey(node.type, node.state_key), event.event_id);
+    }
+    stateAfter.set(node.id, after);
+  });
+  return { version, events, stateAfter, accepted, getEvent, checkAuth };
+}
+
+/** resolveStateV2 of the states after `nodes`, in the order given. */
+export function resolveAfter(dag: Dag, nodes: string[]): Map<StateKey, string> {
+  return resolveStateV2({
+    version: dag.version,
+    stateSets: nodes.map((n) => {
+      const s = dag.stateAfter.get(n);
+      if (!s) throw new Error(`unknown node ${n}`);
+      return s;
+    }),
+    getEvent: dag.getEvent,
+    checkAuth: dag.checkAuth,
+  });
+}
