@@ -199,3 +199,23 @@ describe('requireXMatrix', () => {
     expect(res.body.errcode).toBe('M_UNKNOWN');
   });
 });
+
+describe('requireXMatrix on GET /_matrix/federation/v1/query/profile', () => {
+  // A real federation route of the homeserver's own listener (spec: server-server-api
+  // "Request Authentication" applies to every /_matrix/federation endpoint but /version).
+  const path = `/_matrix/federation/v1/query/profile?user_id=${encodeURIComponent('@nobody:doorstep.test')}`;
+
+  it('lets a correctly signed request reach the route', async () => {
+    const res = await remote.request('GET', path);
+    expect(res.status).toBe(404);
+    expect(res.body.errcode).toBe('M_NOT_FOUND');
+  });
+
+  it('answers 401 M_UNAUTHORIZED when the request is not signed', async () => {
+    expectUnauthorized(await remote.request('GET', path, undefined, { omitAuth: true }));
+  });
+
+  it('answers 401 M_UNAUTHORIZED when the query differs from what was signed', async () => {
+    expectUnauthorized(await remote.request('GET', path, undefined, { tamper: { uri: path.replace('nobody', 'somebody') } }));
+  });
+});
