@@ -38,7 +38,9 @@ async function build() {
     ...common,
     entryPoints: [path.join(dist, 'src', 'main.js')],
     outfile: path.join(dist, 'server.js'),
-    external: ['better-sqlite3'], // a native addon, loaded from node_modules
+    // better-sqlite3: a native addon; undici (outbound federation): its bundled licence comments are
+    // not ASCII, and it loads from node_modules as it does in development.
+    external: ['better-sqlite3', 'undici'],
     plugins: [
       {
         // src/validation.ts falls back to compiling schemas with the full Ajv when

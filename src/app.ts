@@ -36,6 +36,8 @@ import { createSyncService } from './services/sync';
 import { createFederationClient } from './fedclient';
 import { createKeyRing } from './services/federation/key-ring';
 import { createFederationSender } from './services/federation/sender';
+import { createAdmission } from './services/federation/admission';
+import { createRemoteMembership } from './services/federation/remote-membership';
 import type { Services } from './services';
 import { buildHttpApp, buildRouters } from './http';
 import type { SigningKey } from './core/signing';
@@ -81,13 +83,15 @@ export function createHomeserver(config: Config, opts: HomeserverOptions = {}): 
   const federationSender = createFederationSender({ store, fedclient, serverName: config.serverName, logger, now });
   const accounts = createAccountService({ store, config, now, logger });
   const notifier = createNotifier();
-  const events = createEventsService({ store, keys, notifier, logger, now });
+  const events = createEventsService({ store, keys, notifier, logger, now, sender: federationSender });
+  const admission = createAdmission({ store, events, keyRing, fedclient, serverName: config.serverName, logger });
+  const remoteMembership = createRemoteMembership({ store, events, admission, fedclient, keys, logger, now });
   const membership = createMembershipService({
-    store, events, serverName: config.serverName, knockLimiter: createRateLimiter(config.rcKnock, now),
+    store, events, serverName: config.serverName, knockLimiter: createRateLimiter(config.rcKnock, now), remote: remoteMembership,
   });
   const clientEvents = createClientEventFormatter({ store, now });
   const rooms = createRoomsService({
-    store, events, membership, clientEvents, serverName: config.serverName, defaultRoomVersion: () => config.defaultRoomVersion, now,
+    store, events, membership, clientEvents, serverName: config.serverName, defaultRoomVersion: () => config.defaultRoomVersion, now, fedclient,
   });
   const visibility = createVisibilityService({ store, events });
   const roomReads = createRoomReadsService({ store, events, clientEvents, visibility });
@@ -107,7 +111,7 @@ export function createHomeserver(config: Config, opts: HomeserverOptions = {}): 
   const services: Services = {
     filters, accountData, typing, receipts, toDevice, e2eKeys, sync,
     profile, pushRules, presence, pushers, serverInfo, fedclient, keyRing, federationSender,
-    admission: { receivePdu: async () => { throw new Error('not implemented'); } },
+    admission, remoteMembership,
     config, store, keys, accounts, logger, now, notifier, events, membership, rooms, clientEvents, visibility, roomReads, directory,
   };
   const routers = buildRouters(services);

@@ -27,6 +27,16 @@ import { e2eKeyRoutes } from './client/keys';
 import { federationVersionRoutes } from './federation/version';
 import { wellKnownServerRoutes } from './federation/well-known';
 import { keyRoutes } from './federation/keys';
+import { membershipRoutes } from './federation/membership';
+import { retrievalRoutes } from './federation/retrieval';
+import { queryRoutes } from './federation/queries';
+import { sendRoutes } from './federation/send';
+
+/**
+ * A federation transaction carries up to 50 PDUs of 64 KiB and 100 EDUs (spec "Transactions"),
+ * more than a client body may be; federation paths get this limit instead.
+ */
+const FEDERATION_BODY_LIMIT = 8 * 1024 * 1024;
 
 export interface Routers {
   client: Router;
@@ -57,6 +67,10 @@ export function buildRouters(s: Services): Routers {
   wellKnownServerRoutes(federation, s);
   federationVersionRoutes(federation);
   keyRoutes(federation, s);
+  membershipRoutes(federation, s);
+  sendRoutes(federation, s);
+  retrievalRoutes(federation, s);
+  queryRoutes(federation, s);
 
   return { client, federation, clientLane: knockLaneRoutes(s) };
 }
@@ -71,7 +85,7 @@ export function buildHttpApp(s: Services, routers: Routers, resources: ReadonlyS
   app.set('trust proxy', false);
   installDurableResponses(app, s.store, logger);
   app.use(cors);
-  app.use(jsonBody(s.config.maxRequestBodySize));
+  app.use(jsonBody(s.config.maxRequestBodySize, FEDERATION_BODY_LIMIT));
   const mounted: Router[] = [];
   if (resources.has('client')) mounted.push(routers.client);
   if (resources.has('federation')) mounted.push(routers.federation);

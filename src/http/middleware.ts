@@ -23,10 +23,17 @@ export const cors: RequestHandler = (req, res, next) => {
   next();
 };
 
-/** Parses any request body as JSON (clients do not always send Content-Type). */
-export function jsonBody(limitBytes: number): RequestHandler {
-  const parse = express.json({ limit: limitBytes, strict: false, type: () => true });
+/**
+ * Parses any request body as JSON (clients do not always send Content-Type). Paths under
+ * /_matrix/federation/ get `federationLimitBytes` (transactions are large) when given.
+ */
+export function jsonBody(limitBytes: number, federationLimitBytes?: number): RequestHandler {
+  const client = express.json({ limit: limitBytes, strict: false, type: () => true });
+  const federation = federationLimitBytes
+    ? express.json({ limit: Math.max(limitBytes, federationLimitBytes), strict: false, type: () => true })
+    : client;
   return (req, res, next) => {
+    const parse = req.path.startsWith('/_matrix/federation/') ? federation : client;
     // Express 5's parser leaves `{}` when there is no body; keep "no body" distinguishable
     // (endpoints whose body is required answer M_NOT_JSON).
     const hasBody =

@@ -10,11 +10,12 @@ import { eventIdFor, eventIdFromReferenceHash } from '../core/event-id';
 import { roomVersion as lookupRoomVersion, type RoomVersion } from '../core/room-versions';
 import { hashAndSignEvent, verifyEventSignature } from '../core/signing';
 import { resolveStateV2, type ResolvableEvent } from '../core/state-res';
-import { splitStateKey, stateKey, type JsonObject, type Pdu, type StateKey } from '../core/types';
-import { badJson, notFound, tooLarge } from '../errors';
+import { splitStateKey, stateKey, type JsonObject, type Pdu, type StateKey, type StrippedStateEvent } from '../core/types';
+import { badJson, forbidden, notFound, tooLarge } from '../errors';
 import type { Logger } from '../log';
 import type { Store, StoredEvent } from '../storage/store';
 import type { KeyService } from './keys';
+import type { FederationSender } from './federation/sender';
 import type { Notifier } from './notifier';
 
 /** A room state, read key by key (a Map, or the current_state table). */
@@ -43,20 +44,65 @@ export interface PersistedEvent {
   pdu: Pdu;
 }
 
+/**
+ * What the admission step established about an event before the door: our own events are
+ * admitted by signing them (sendLocal), remote ones by services/federation/admission.ts
+ * (format, signatures, content hash, auth and prev events fetched).
+ */
+export interface Admitted {
+  eventId: string;
+  /** Byte length of the event as canonical JSON (checked against the PDU size limit). */
+  canonicalLength: number;
+}
+
+/** What is kept with an out-of-room membership (storage OutOfRoomMembership). */
+export interface OutOfRoomInfo {
+  strippedState: StrippedStateEvent[] | null;
+  /** Servers to ask about the room later (the resident we went through, the inviter's). */
+  servers: string[];
+  roomVersion: string;
+}
+
 export interface IngestContext {
   /** The server the event came from (ours for local events). */
   origin: string;
-  /** Set for events whose signatures the caller has verified already (our own). */
-  trusted?: boolean;
+  /** Set by the admission step (signing for our own events); without it ingest computes both. */
+  admitted?: Admitted;
   /** Room version, needed when the room is not stored yet (its m.room.create). */
   roomVersion?: string;
   /** Client transaction that sent this event, stored in the same transaction. */
   txn?: { userId: string; deviceId: string; txnId: string };
-  /** For our own events (trusted): the ID and canonical size computed while signing. */
-  signed?: { eventId: string; canonicalLength: number };
+  /**
+   * The state before the event when it cannot be computed from its prev_events here (the join
+   * event of a room we join over federation, or an event after a gap): from the resident server,
+   * its events stored as outliers already.
+   */
+  stateBefore?: Map<StateKey, string>;
+  /**
+   * We accept this event as the resident server for a server not yet in the room (send_join,
+   * send_knock, send_leave): it goes on to every other server in the room, as our own do.
+   */
+  relay?: boolean;
 }
 
 export interface EventsService {
+  /**
+   * Stores an event that is not part of the room's timeline here (design §1 "outliers"): an auth
+   * or state event received with a join, or an event after a gap. Checked against its own auth
+   * events when they are known; a failing one is stored as rejected. Idempotent.
+   */
+  ingestOutlier(pdu: Pdu, admitted: Admitted, version: RoomVersion): StoredEvent;
+  /**
+   * Records a local user's knock, invite or leave in a room this server is not in (design §6:
+   * the one named writer of out-of-room membership). The event is stored as an outlier.
+   */
+  recordOutOfRoomMembership(pdu: Pdu, admitted: Admitted, info: OutOfRoomInfo): PersistedEvent;
+  /** Signs a locally built event template (hashes, our signature, event ID). */
+  signLocal(pdu: Pdu, version: RoomVersion): { pdu: Pdu; admitted: Admitted };
+  /** Runs the auth rules on an event against the room's current state (403 when refused), storing nothing. */
+  checkAgainstCurrentState(pdu: Pdu): void;
+  /** Servers other than ours with a joined member in the room now. */
+  remoteServersInRoom(roomId: string): string[];
   /** Builds, signs and ingests an event from a local user. Auth failures throw 403 M_FORBIDDEN. */
   sendLocal(roomId: string, input: LocalEventInput, opts?: { txn?: { deviceId: string; txnId: string } }): PersistedEvent;
   /** The unsigned template of a new event at the room's forward extremities (make_join/make_knock, sendLocal). */
@@ -79,6 +125,8 @@ export function createEventsService(deps: {
   notifier: Notifier;
   logger: Logger;
   now: () => number;
+  /** The outbound federation queue (events for other servers in the room). */
+  sender?: FederationSender;
 }): EventsService {
   const { store, keys, notifier, now } = deps;
   const log = deps.logger.child('events');
@@ -204,11 +252,100 @@ export function createEventsService(deps: {
     return pdu;
   }
 
-  function signLocal(pdu: Pdu, version: RoomVersion): { pdu: Pdu; signed: IngestContext['signed'] } {
+  function signLocal(pdu: Pdu, version: RoomVersion): { pdu: Pdu; admitted: Admitted } {
     const { hashes: _h, signatures: _s, ...rest } = pdu;
     const out = hashAndSignEvent(rest, keys.serverName, keys.signingKey, version);
     const eventId = version.eventIdFormat === 'v1' ? eventIdFor(out.pdu, version) : eventIdFromReferenceHash(out.referenceHash, version);
-    return { pdu: out.pdu as unknown as Pdu, signed: { eventId, canonicalLength: out.canonicalLength } };
+    return { pdu: out.pdu as unknown as Pdu, admitted: { eventId, canonicalLength: out.canonicalLength } };
+  }
+
+  const isOurUser = (userId: string) => userId.endsWith(`:${keys.serverName}`);
+  const serverOf = (id: string) => id.slice(id.indexOf(':') + 1);
+
+  // Servers with joined members, per room: read on every event we send, recomputed after a
+  // membership change (a knock storm in a one-server room pays one scan per member event).
+  const roomServers = new Map<string, string[]>();
+  function remoteServersInRoom(roomId: string): string[] {
+    let servers = roomServers.get(roomId);
+    if (!servers) {
+      const set = new Set<string>();
+      for (const m of store.getRoomMembers(roomId)) if (m.membership === 'join') set.add(serverOf(m.userId));
+      set.delete(keys.serverName);
+      servers = [...set];
+      if (roomServers.size > 10_000) roomServers.clear();
+      roomServers.set(roomId, servers);
+    }
+    return servers;
+  }
+
+  /**
+   * Where an event we send (or relay as the resident server) goes: every other server with a
+   * joined member after it, plus the target's server for a membership of a remote user (an
+   * invite, or a kick/ban of a knocker whose server is not in the room: issue 11 flow 3), never
+   * back to the server it came from.
+   */
+  function destinationsFor(pdu: Pdu, origin: string): string[] {
+    const out = new Set(remoteServersInRoom(pdu.room_id));
+    if (pdu.type === 'm.room.member' && pdu.state_key && !isOurUser(pdu.state_key)) out.add(serverOf(pdu.state_key));
+    out.delete(keys.serverName);
+    out.delete(origin);
+    return [...out];
+  }
+
+  function ingestOutlier(pdu: Pdu, admitted: Admitted, v: RoomVersion): StoredEvent {
+    const existing = store.getEvent(admitted.eventId);
+    if (existing) return existing;
+    let rejected = false;
+    const authEvents: AuthStateEvent[] = [];
+    let complete = true;
+    for (const id of pdu.auth_events) {
+      const ev = store.getEvent(id);
+      if (!ev || ev.roomId !== pdu.room_id) complete = false;
+      else authEvents.push(pduWithId(ev));
+    }
+    const isCreate = pdu.type === 'm.room.create' && pdu.state_key === '';
+    if (complete) {
+      try {
+        checkAuthEventsShape(v, pdu as never, authEvents, { isRejected: (e) => store.getEvent(e.event_id ?? '')?.rejected ?? false });
+        const lookup = (type: string, key: string) => authEvents.find((e) => e.type === type && (e.state_key ?? '') === key);
+        checkAuth(v, pdu as never, lookup, isCreate ? {} : authOptions(pdu));
+      } catch (e) {
+        if (!(e instanceof CoreError)) throw e;
+        rejected = true;
+        log.info('outlier rejected', { eventId: admitted.eventId, roomId: pdu.room_id, reason: e.message });
+      }
+    }
+    store.transaction(() => store.insertEvent({ eventId: admitted.eventId, pdu, stateGroup: null, outlier: true, rejected }));
+    return store.getEvent(admitted.eventId)!;
+  }
+
+  function recordOutOfRoomMembership(pdu: Pdu, admitted: Admitted, info: OutOfRoomInfo): PersistedEvent {
+    const userId = pdu.state_key;
+    if (pdu.type !== 'm.room.member' || !userId || !isOurUser(userId)) throw badJson('Not a membership event of a local user');
+    const result = store.transaction(() => {
+      let ev = store.getEvent(admitted.eventId);
+      if (!ev) {
+        // unsigned.prev_content then tells a denial (kick) from a rescinded knock to the client.
+        const replacesState = store.getMembership(pdu.room_id, userId)?.eventId ?? null;
+        store.insertEvent({ eventId: admitted.eventId, pdu, stateGroup: null, outlier: true, replacesState });
+        ev = store.getEvent(admitted.eventId)!;
+      }
+      store.setOutOfRoomMembership({ roomId: pdu.room_id, userId, eventId: admitted.eventId, ...info });
+      return ev;
+    });
+    log.info('out-of-room membership', { roomId: pdu.room_id, userId, membership: pdu.content.membership, eventId: admitted.eventId });
+    notifier.notify({ stream: 'events', roomId: pdu.room_id, userIds: [userId] });
+    return { eventId: result.eventId, roomId: result.roomId, streamOrdering: result.streamOrdering, pdu: result.pdu };
+  }
+
+  function checkAgainstCurrentState(pdu: Pdu): void {
+    const version = roomVersionOf(pdu.room_id);
+    try {
+      checkAuth(version, pdu as never, lookupIn(currentStateView(pdu.room_id)), authOptions(pdu));
+    } catch (e) {
+      if (e instanceof CoreError) throw forbidden(e.message);
+      throw e;
+    }
   }
 
   function sendLocal(
@@ -224,11 +361,10 @@ export function createEventsService(deps: {
       }
     }
     const version = roomVersionOf(roomId);
-    const { pdu, signed } = signLocal(buildEvent(roomId, input), version);
+    const { pdu, admitted } = signLocal(buildEvent(roomId, input), version);
     return ingest(pdu, {
       origin: keys.serverName,
-      trusted: true,
-      signed,
+      admitted,
       txn: opts.txn ? { userId: input.sender, ...opts.txn } : undefined,
     });
   }
@@ -237,49 +373,70 @@ export function createEventsService(deps: {
     const isCreate = pdu.type === 'm.room.create' && pdu.state_key === '';
     const version = isCreate && ctx.roomVersion ? lookupRoomVersion(ctx.roomVersion) : roomVersionOf(pdu.room_id);
     if (!version) throw badJson(`Unknown room version ${ctx.roomVersion}`);
+    const local = ctx.origin === keys.serverName;
 
-    // 1. Format: strictly canonical JSON (v6+), within the size limit. (Our own events were
-    //    encoded while signing: that found any non-canonical value and measured them.)
-    const signed = ctx.trusted ? ctx.signed : undefined;
+    // 1. Format: strictly canonical JSON (v6+), within the size limit. (Admitted events were
+    //    encoded while signing or checking: that found any non-canonical value and measured them.)
+    const admitted = ctx.admitted;
     let size: number;
     try {
-      size = signed?.canonicalLength ?? Buffer.byteLength(canonicalJson(pdu, { strict: version.strictCanonicalJson }));
+      size = admitted?.canonicalLength ?? Buffer.byteLength(canonicalJson(pdu, { strict: version.strictCanonicalJson }));
     } catch (e) {
       if (e instanceof CoreError) throw badJson(`Event is not canonical JSON: ${e.message}`);
       throw e;
     }
     if (size > MAX_PDU_SIZE) throw tooLarge(`Event is larger than ${MAX_PDU_SIZE} bytes`);
 
-    const eventId = signed?.eventId ?? eventIdFor(pdu, version);
+    const eventId = admitted?.eventId ?? eventIdFor(pdu, version);
     // Our own new event cannot be stored already: it was built on the room's forward extremities
     // a moment ago, and a twin would have become one of them (the UNIQUE event_id still guards).
-    const existing = signed ? undefined : store.getEvent(eventId);
-    if (existing) return { eventId, roomId: existing.roomId, streamOrdering: existing.streamOrdering, pdu: existing.pdu };
+    const existing = local && admitted ? undefined : store.getEvent(eventId);
+    if (existing) {
+      if (existing.rejected) throw new CoreError('forbidden', `Event ${eventId} was rejected`);
+      return { eventId, roomId: existing.roomId, streamOrdering: existing.streamOrdering, pdu: existing.pdu };
+    }
+
+    /** A remote event that fails auth is stored as rejected (never state, never a prev event). */
+    const refuse = (e: unknown): never => {
+      if (!local && e instanceof CoreError) {
+        store.transaction(() => store.insertEvent({ eventId, pdu, stateGroup: null, rejected: true, outlier: true }));
+        log.info('event rejected', { eventId, roomId: pdu.room_id, origin: ctx.origin, reason: e.message });
+      }
+      throw e;
+    };
 
     // 2. Auth events: present, well-shaped (rule 2), and the event passes auth against them.
     const authEvents: AuthStateEvent[] = [];
     for (const id of pdu.auth_events) {
       const ev = store.getEvent(id);
       if (!ev) throw new CoreError('forbidden', `Auth event ${id} is unknown`);
-      if (ev.roomId !== pdu.room_id) throw new CoreError('forbidden', `Auth event ${id} belongs to another room`);
+      if (ev.roomId !== pdu.room_id) refuse(new CoreError('forbidden', `Auth event ${id} belongs to another room`));
       authEvents.push(pduWithId(ev));
     }
     const opts = isCreate ? {} : authOptions(pdu);
-    checkAuthEventsShape(version, pdu as never, authEvents, { isRejected: (e) => store.getEvent(e.event_id ?? '')?.rejected ?? false });
-    const authLookup = (type: string, key: string) =>
-      authEvents.find((e) => e.type === type && (e.state_key ?? '') === key);
-    checkAuth(version, pdu as never, authLookup, opts);
+    try {
+      checkAuthEventsShape(version, pdu as never, authEvents, { isRejected: (e) => store.getEvent(e.event_id ?? '')?.rejected ?? false });
+      const authLookup = (type: string, key: string) =>
+        authEvents.find((e) => e.type === type && (e.state_key ?? '') === key);
+      checkAuth(version, pdu as never, authLookup, opts);
+    } catch (e) {
+      refuse(e);
+    }
 
-    // 3. State before the event. Fast path: the event extends the room's only forward
-    //    extremity, so the state before it is the current state (read per key, never
-    //    materialised). Otherwise: the states after its prev events, resolved when they diverge.
+    // 3. State before the event. Given (a join over federation, a gap), or: the event extends the
+    //    room's only forward extremity, so the state before it is the current state (read per
+    //    key, never materialised). Otherwise: the states after its prev events, resolved when
+    //    they diverge.
     const key = pdu.state_key !== undefined ? stateKey(pdu.type, pdu.state_key) : undefined;
     const extremitiesBefore = store.getForwardExtremities(pdu.room_id);
     const linear =
+      !ctx.stateBefore &&
       pdu.prev_events.length === 1 && extremitiesBefore.length === 1 && extremitiesBefore[0] === pdu.prev_events[0];
     let prevGroup: number | null = null;
     let stateBefore: StateView;
-    if (linear) {
+    if (ctx.stateBefore) {
+      stateBefore = ctx.stateBefore;
+    } else if (linear) {
       const prev = store.getEvent(pdu.prev_events[0]!);
       if (!prev || prev.stateGroup === null) throw new CoreError('forbidden', `Previous event ${pdu.prev_events[0]} is unknown`);
       prevGroup = prev.stateGroup;
@@ -299,9 +456,30 @@ export function createEventsService(deps: {
     // 4. Auth against the state before the event. Not for our own event (sendLocal) extending
     //    the only forward extremity: buildEvent took its auth events from that same current
     //    state a moment ago, every key the auth rules read, so step 2 has run this very check.
-    if (!isCreate && !(signed && linear)) checkAuth(version, pdu as never, lookupIn(stateBefore), opts);
+    if (!isCreate && !(local && admitted && linear)) {
+      try {
+        checkAuth(version, pdu as never, lookupIn(stateBefore), opts);
+      } catch (e) {
+        refuse(e);
+      }
+    }
 
-    // 5. Persist in one transaction: state group, event, extremities, current state.
+    // 5. Soft failure (spec "Soft failure"): a remote event on a branch that the current state
+    //    no longer allows is kept (it may matter to state resolution later) but is not shown to
+    //    clients and does not become a forward extremity.
+    let softFailed = false;
+    if (!local && !linear && !isCreate && !ctx.stateBefore && store.getRoom(pdu.room_id)) {
+      try {
+        checkAuth(version, pdu as never, lookupIn(currentStateView(pdu.room_id)), opts);
+      } catch (e) {
+        if (!(e instanceof CoreError)) throw e;
+        softFailed = true;
+        log.info('event soft-failed', { eventId, roomId: pdu.room_id, origin: ctx.origin, reason: e.message });
+      }
+    }
+
+    // 6. Persist in one transaction: state group, event, extremities, current state, and the
+    //    outbound queue entries (so an event and its sending commit together).
     const result = store.transaction(() => {
       let group: number;
       if (key !== undefined) {
@@ -317,15 +495,17 @@ export function createEventsService(deps: {
         eventId,
         pdu,
         stateGroup: group,
+        outlier: softFailed,
         replacesState: key !== undefined ? stateBefore.get(key) ?? null : null,
       });
       if (ctx.txn) store.insertClientTxn(ctx.txn.userId, ctx.txn.deviceId, ctx.txn.txnId, eventId);
+      if (softFailed) return { streamOrdering, delta: new Map<StateKey, string>() };
 
       const redacts = pdu.type === 'm.room.redaction' ? ((version.redactsInContent ? pdu.content.redacts : pdu.redacts) as string | undefined) : undefined;
       if (typeof redacts === 'string' && redactionApplies(version, pdu, redacts, stateBefore)) store.insertRedaction(redacts, eventId);
 
       const prevSet = new Set(pdu.prev_events);
-      const extremities = extremitiesBefore.filter((id) => !prevSet.has(id));
+      const extremities = ctx.stateBefore ? extremitiesBefore.filter((id) => !prevSet.has(id) && store.getEvent(id)?.stateGroup != null) : extremitiesBefore.filter((id) => !prevSet.has(id));
       extremities.push(eventId);
       store.setForwardExtremities(pdu.room_id, extremities);
 
@@ -343,12 +523,24 @@ export function createEventsService(deps: {
         for (const [k, v] of newCurrent) if (oldCurrent.get(k) !== v) delta.set(k, v);
       }
       store.applyCurrentStateDelta(pdu.room_id, delta);
+      for (const k of delta.keys()) {
+        if (k.startsWith('m.room.member\0')) {
+          roomServers.delete(pdu.room_id);
+          break;
+        }
+      }
+      if ((local || ctx.relay) && deps.sender) {
+        const destinations = destinationsFor(pdu, ctx.origin);
+        if (destinations.length) deps.sender.enqueuePdu(eventId, destinations);
+      }
       return { streamOrdering, delta };
     });
 
-    log.debug('event persisted', { eventId, roomId: pdu.room_id, type: pdu.type, origin: ctx.origin });
-    const userIds = pdu.type === 'm.room.member' && pdu.state_key ? [pdu.state_key] : undefined;
-    notifier.notify({ stream: 'events', roomId: pdu.room_id, userIds });
+    log.debug('event persisted', { eventId, roomId: pdu.room_id, type: pdu.type, origin: ctx.origin, softFailed });
+    if (!softFailed) {
+      const userIds = pdu.type === 'm.room.member' && pdu.state_key ? [pdu.state_key] : undefined;
+      notifier.notify({ stream: 'events', roomId: pdu.room_id, userIds });
+    }
     return { eventId, roomId: pdu.room_id, streamOrdering: result.streamOrdering, pdu };
   }
 
@@ -356,6 +548,11 @@ export function createEventsService(deps: {
     sendLocal,
     buildEvent,
     ingest,
+    ingestOutlier,
+    recordOutOfRoomMembership,
+    signLocal,
+    checkAgainstCurrentState,
+    remoteServersInRoom,
     roomVersionOf,
     stateAfter,
     stateAfterKeys: (eventId, keys) => store.getStateGroupEntries(stateGroupAfter(eventId), keys),

@@ -30,6 +30,7 @@ import type { FederationClient } from '../fedclient/client';
 import type { KeyRing } from './federation/key-ring';
 import type { FederationSender } from './federation/sender';
 import type { Admission } from './federation/admission';
+import type { RemoteMembership } from './federation/remote-membership';
 
 export interface Services {
   config: Config;
@@ -60,6 +61,7 @@ export interface Services {
   keyRing: KeyRing;
   federationSender: FederationSender;
   admission: Admission;
+  remoteMembership: RemoteMembership;
   logger: Logger;
   now: () => number;
 }

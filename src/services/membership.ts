@@ -10,21 +10,30 @@ import { forbidden, invalidParam, notFound } from '../errors';
 import type { Store } from '../storage/store';
 import type { EventsService, PersistedEvent } from './events';
 import type { RateLimiter } from './ratelimit';
+import type { RemoteMembership } from './federation/remote-membership';
 
 export interface MembershipOptions {
   reason?: string;
+  /** Servers to go through when the room is not one we are in (`via`, the alias's servers). */
+  servers?: readonly string[];
 }
 
 export interface MembershipService {
   /** The creator's first join during createRoom. */
   joinLocalCreator(roomId: string, userId: string): PersistedEvent;
-  join(roomId: string, userId: string, opts?: MembershipOptions & { thirdPartySigned?: JsonObject }): PersistedEvent;
-  invite(roomId: string, sender: string, target: string, opts?: MembershipOptions & { isDirect?: boolean }): PersistedEvent;
-  leave(roomId: string, userId: string, opts?: MembershipOptions): PersistedEvent;
+  /** Joins locally when we are in the room, else over federation (make_join/send_join). */
+  join(roomId: string, userId: string, opts?: MembershipOptions & { thirdPartySigned?: JsonObject }): Promise<PersistedEvent>;
+  /** A remote invitee's server countersigns the invite first (v2 /invite). */
+  invite(roomId: string, sender: string, target: string, opts?: MembershipOptions & { isDirect?: boolean }): Promise<PersistedEvent>;
+  /** In a room we are not in (a knock or invite), through make_leave/send_leave. */
+  leave(roomId: string, userId: string, opts?: MembershipOptions): Promise<PersistedEvent>;
   kick(roomId: string, sender: string, target: string, opts?: MembershipOptions): PersistedEvent;
   ban(roomId: string, sender: string, target: string, opts?: MembershipOptions): PersistedEvent;
   unban(roomId: string, sender: string, target: string, opts?: MembershipOptions): PersistedEvent;
-  knock(roomId: string, userId: string, opts?: MembershipOptions): PersistedEvent;
+  /** Knocks locally when we are in the room, else over federation (make_knock/send_knock). */
+  knock(roomId: string, userId: string, opts?: MembershipOptions): Promise<PersistedEvent>;
+  /** Whether a local user is joined to the room (we are a resident server). */
+  isResident(roomId: string): boolean;
   /** Re-sends the user's member event in every joined room with a new displayname/avatar_url. */
   propagateProfile(userId: string): void;
   /**
@@ -40,8 +49,27 @@ export function createMembershipService(deps: {
   serverName: string;
   /** Per-user limit on knocks (config rc_knock). */
   knockLimiter?: RateLimiter;
+  remote?: RemoteMembership;
 }): MembershipService {
   const { store, events, serverName } = deps;
+
+  const serverOf = (id: string) => id.slice(id.indexOf(':') + 1);
+  /** "Am I in this room?" (as Synapse's update_membership_locked asks): a local user is joined. */
+  function isResident(roomId: string): boolean {
+    if (!store.getRoom(roomId)) return false;
+    return store.getRoomMembers(roomId).some((m) => m.membership === 'join' && isLocal(m.userId));
+  }
+  function remote(): RemoteMembership {
+    if (!deps.remote) throw notFound('Federation is not available');
+    return deps.remote;
+  }
+  /** Where to go for a room we are not in: the hints, what we knew of it, the room ID's server. */
+  function serversFor(roomId: string, userId: string, hints: readonly string[] = []): string[] {
+    const known = store.getOutOfRoomMembership(roomId, userId)?.servers ?? [];
+    const m = store.getMembership(roomId, userId);
+    const inviter = m?.membership === 'invite' ? [serverOf(m.sender)] : [];
+    return [...new Set([...hints, ...inviter, ...known, serverOf(roomId)])].filter((s) => s !== serverName);
+  }
 
   const isLocal = (userId: string) => userId.endsWith(`:${serverName}`) && userId.startsWith('@');
 
@@ -76,11 +104,17 @@ export function createMembershipService(deps: {
   return {
     joinLocalCreator: (roomId, userId) => send(roomId, userId, userId, { membership: 'join', ...profileOf(userId) }),
 
-    join(roomId, userId, opts) {
-      requireRoom(roomId);
+    isResident,
+
+    async join(roomId, userId, opts) {
+      const content = withReason({ membership: 'join', ...profileOf(userId) }, opts);
+      if (!isResident(roomId)) {
+        const servers = serversFor(roomId, userId, opts?.servers);
+        if (!servers.length) requireRoom(roomId);
+        return remote().join(roomId, userId, servers, content);
+      }
       const current = membershipOf(roomId, userId);
       // Re-joining while joined is allowed (a profile refresh); auth rules decide the rest.
-      const content = withReason({ membership: 'join', ...profileOf(userId) }, opts);
       if (current === 'join') {
         const prev = store.getEvent(store.getMembership(roomId, userId)!.eventId)!;
         const same = JSON.stringify(prev.pdu.content) === JSON.stringify(content);
@@ -89,7 +123,7 @@ export function createMembershipService(deps: {
       return send(roomId, userId, userId, content);
     },
 
-    invite(roomId, sender, target, opts) {
+    async invite(roomId, sender, target, opts) {
       requireRoom(roomId);
       requireUserId(target);
       const m = membershipOf(roomId, target);
@@ -97,12 +131,25 @@ export function createMembershipService(deps: {
       if (m === 'ban') throw forbidden(`${target} is banned from the room`);
       const content: JsonObject = withReason({ membership: 'invite', ...profileOf(target) }, opts);
       if (opts?.isDirect) content.is_direct = true;
-      return send(roomId, sender, target, content);
+      if (isLocal(target)) return send(roomId, sender, target, content);
+      // A remote invitee: auth first, then their server countersigns, then the one door.
+      const version = events.roomVersionOf(roomId);
+      const { pdu, admitted } = events.signLocal(
+        events.buildEvent(roomId, { type: 'm.room.member', sender, state_key: target, content }),
+        version,
+      );
+      events.checkAgainstCurrentState(pdu);
+      const countersigned = await remote().sendInvite(pdu, admitted.eventId, version);
+      return events.ingest(countersigned, { origin: serverName, admitted });
     },
 
-    leave(roomId, userId, opts) {
-      requireRoom(roomId);
+    async leave(roomId, userId, opts) {
       const m = membershipOf(roomId, userId);
+      if (!isResident(roomId) && (m === 'knock' || m === 'invite')) {
+        // Rescinding a knock or rejecting an invite for a room we are not in.
+        return remote().leave(roomId, userId, serversFor(roomId, userId, opts?.servers), withReason({}, opts));
+      }
+      requireRoom(roomId);
       if (m === undefined || m === 'leave') throw forbidden(`${userId} is not in the room`);
       return send(roomId, userId, userId, withReason({ membership: 'leave' }, opts));
     },
@@ -128,15 +175,22 @@ export function createMembershipService(deps: {
       return send(roomId, sender, target, withReason({ membership: 'leave' }, opts));
     },
 
-    knock(roomId, userId, opts) {
+    async knock(roomId, userId, opts) {
       deps.knockLimiter?.take(userId);
-      requireRoom(roomId);
-      return send(roomId, userId, userId, withReason({ membership: 'knock', ...profileOf(userId) }, opts));
+      const content = withReason({ membership: 'knock', ...profileOf(userId) }, opts);
+      if (!isResident(roomId)) {
+        const servers = serversFor(roomId, userId, opts?.servers);
+        if (!servers.length) requireRoom(roomId);
+        return remote().knock(roomId, userId, servers, content);
+      }
+      return send(roomId, userId, userId, content);
     },
 
     strippedStateFor(roomId, userId) {
       const m = store.getMembership(roomId, userId);
       if (!m) return [];
+      const oor = store.getOutOfRoomMembership(roomId, userId);
+      if (oor && oor.eventId === m.eventId) return oor.strippedState ?? [];
       const own = store.getEvent(m.eventId);
       const state = events.stateAfterKeys(m.eventId, STRIPPED_STATE_KEYS);
       return strippedState((type, key) => {

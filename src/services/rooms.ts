@@ -12,6 +12,8 @@ import type { Store } from '../storage/store';
 import type { ClientEvent, ClientEventFormatter } from './client-events';
 import type { EventsService, PersistedEvent } from './events';
 import type { MembershipService } from './membership';
+import type { FederationClient } from '../fedclient/client';
+import { relayRemoteError } from './federation/remote-membership';
 
 export interface CreateRoomRequest {
   visibility?: 'public' | 'private';
@@ -28,11 +30,13 @@ export interface CreateRoomRequest {
 }
 
 export interface RoomsService {
-  createRoom(creator: string, req: CreateRoomRequest): { room_id: string; room_alias?: string };
+  createRoom(creator: string, req: CreateRoomRequest): Promise<{ room_id: string; room_alias?: string }>;
   /** A room ID or alias from a path: 400 M_INVALID_PARAM when malformed, 404 M_NOT_FOUND when unknown. */
   resolveRoomIdOrAlias(idOrAlias: string, via?: string[]): Promise<{ roomId: string; servers: string[] }>;
   /** A room ID from a path: 400 M_INVALID_PARAM when malformed, 404 M_NOT_FOUND when unknown here. */
   requireRoomId(roomId: string): string;
+  /** As requireRoomId, but a room the user only knocked on or was invited to over federation counts. */
+  requireKnownRoomId(roomId: string, userId: string): string;
   forget(roomId: string, userId: string): void;
   /** The state the user may see: current if joined, at their leave if they left; else 403. */
   visibleState(roomId: string, userId: string): ClientEvent[];
@@ -64,10 +68,12 @@ export function createRoomsService(deps: {
   serverName: string;
   defaultRoomVersion: () => string;
   now: () => number;
+  /** Outbound federation, for aliases on other servers. */
+  fedclient?: FederationClient;
 }): RoomsService {
   const { store, events, membership, clientEvents, serverName, now } = deps;
 
-  function createRoom(creator: string, req: CreateRoomRequest) {
+  async function createRoom(creator: string, req: CreateRoomRequest) {
     const versionId = req.room_version ?? deps.defaultRoomVersion();
     if (!isSupportedRoomVersion(versionId)) throw unsupportedRoomVersion(`Room version ${versionId} is not supported`);
     const version = roomVersion(versionId)!;
@@ -147,9 +153,9 @@ export function createRoomsService(deps: {
       if (req.name !== undefined) send('m.room.name', { name: req.name }, '');
       if (req.topic !== undefined) send('m.room.topic', { topic: req.topic }, '');
 
-      // 8. invites
-      for (const u of invites) membership.invite(roomId, creator, u, { isDirect: req.is_direct === true });
     });
+    // 8. invites (each its own event; a remote invitee's server countersigns first)
+    for (const u of invites) await membership.invite(roomId, creator, u, { isDirect: req.is_direct === true });
     return alias ? { room_id: roomId, room_alias: alias } : { room_id: roomId };
   }
 
@@ -159,14 +165,38 @@ export function createRoomsService(deps: {
     return roomId;
   }
 
+  function requireKnownRoomId(roomId: string, userId: string): string {
+    if (!isValidRoomId(roomId)) throw invalidParam(`Invalid room ID: ${roomId}`);
+    if (!store.getRoom(roomId) && !store.getMembership(roomId, userId)) throw notFound(`Unknown room ${roomId}`);
+    return roomId;
+  }
+
   async function resolveRoomIdOrAlias(idOrAlias: string, via: string[] = []) {
     if (idOrAlias.startsWith('!')) {
       if (!isValidRoomId(idOrAlias)) throw invalidParam(`Invalid room ID: ${idOrAlias}`);
-      if (!store.getRoom(idOrAlias)) throw notFound(`Unknown room ${idOrAlias}`);
+      // A room we do not know may live on another server: the membership service goes through
+      // `via` (and the room ID's server) and answers 404 when there is no one to ask.
+      const domain = idOrAlias.slice(idOrAlias.indexOf(':') + 1);
+      if (!store.getRoom(idOrAlias) && !via.length && domain === serverName) throw notFound(`Unknown room ${idOrAlias}`);
       return { roomId: idOrAlias, servers: via };
     }
     if (idOrAlias.startsWith('#')) {
       if (!isValidRoomAlias(idOrAlias)) throw invalidParam(`Invalid room alias: ${idOrAlias}`);
+      const domain = idOrAlias.slice(idOrAlias.indexOf(':') + 1);
+      if (domain !== serverName && deps.fedclient) {
+        // spec: server-server-api "Query information" — GET /query/directory on the alias's server.
+        let res: { room_id?: unknown; servers?: unknown };
+        try {
+          res = await deps.fedclient.request(domain, {
+            method: 'GET', path: '/_matrix/federation/v1/query/directory', query: { room_alias: idOrAlias },
+          });
+        } catch (e) {
+          throw relayRemoteError(e, 'resolve the alias');
+        }
+        if (typeof res.room_id !== 'string' || !isValidRoomId(res.room_id)) throw notFound(`Room alias ${idOrAlias} not found`);
+        const servers = Array.isArray(res.servers) ? res.servers.filter((x): x is string => typeof x === 'string').slice(0, 20) : [];
+        return { roomId: res.room_id, servers: [...new Set([domain, ...servers, ...via])] };
+      }
       const a = store.getAlias(idOrAlias);
       if (!a) throw notFound(`Room alias ${idOrAlias} not found`);
       return { roomId: a.roomId, servers: a.servers };
@@ -210,6 +240,7 @@ export function createRoomsService(deps: {
     createRoom,
     resolveRoomIdOrAlias,
     requireRoomId,
+    requireKnownRoomId,
     forget,
     visibleStateIds,
     visibleState: (roomId, userId) => {

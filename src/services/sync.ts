@@ -390,6 +390,15 @@ export function createSyncService(deps: {
     function leftRoom(m: MembershipRecord): JsonObject {
       const roomId = m.roomId;
       const leaveEvent = store.getEvent(m.eventId);
+      if (leaveEvent?.outlier && store.getOutOfRoomMembership(roomId, userId)?.eventId === m.eventId) {
+        // A room we were never in (a denied or rescinded knock, a rejected invite): its leave
+        // event is all we have of it (spec: the timeline of an out-of-band leave).
+        return {
+          timeline: { events: [format(leaveEvent)] as unknown as JsonObject[], limited: false },
+          state: { events: [] },
+          account_data: { events: roomAccountDataFor(roomId) },
+        };
+      }
       const prior = leaveEvent?.replacesState ? store.getEvent(leaveEvent.replacesState)?.pdu.content.membership : undefined;
       const joinedAtSince = since !== undefined && membershipAt(roomId, since.events) === 'join';
       const everJoined = prior === 'join' || joinedAtSince;

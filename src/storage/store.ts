@@ -2,7 +2,7 @@
  * The storage interface (design §1): narrow and synchronous. Services compose these
  * calls inside `transaction(fn)`; only storage/sqlite knows SQL.
  */
-import type { Pdu, StateKey } from '../core/types';
+import type { Pdu, StateKey, StrippedStateEvent } from '../core/types';
 
 export interface RoomRecord {
   roomId: string;
@@ -87,6 +87,16 @@ export interface ServerKeyRecord {
   fetchedTs: number;
 }
 
+/** A local user's knock, invite or leave for a room this server is not in (migration 9). */
+export interface OutOfRoomMembership {
+  roomId: string;
+  userId: string;
+  eventId: string;
+  strippedState: StrippedStateEvent[] | null;
+  servers: string[];
+  roomVersion: string;
+}
+
 export interface EventQuery {
   roomId: string;
   /** Exclusive lower / upper stream bounds. */
@@ -143,6 +153,12 @@ export interface Store {
   getMembership(roomId: string, userId: string): MembershipRecord | undefined;
   getRoomsForUser(userId: string): MembershipRecord[];
   getRoomMembers(roomId: string): MembershipRecord[];
+  /**
+   * Records a local user's membership in a room we are not in: the event (stored already, as an
+   * outlier) becomes their room_memberships row, with the stripped state the resident gave.
+   */
+  setOutOfRoomMembership(m: OutOfRoomMembership): void;
+  getOutOfRoomMembership(roomId: string, userId: string): OutOfRoomMembership | undefined;
 
   // accounts
   insertUser(u: UserRecord): void;

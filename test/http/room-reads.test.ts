@@ -568,7 +568,7 @@ describe('GET /rooms/{roomId}/initialSync', () => {
     const stranger = await D('GET', `${v3}/rooms/${enc(roomId)}/initialSync?limit=20`);
     expect(stranger.status).toBe(403);
     expect(stranger.body.errcode).toBe('M_FORBIDDEN');
-    s.hs.services.membership.knock(roomId, carol.userId);
+    await s.hs.services.membership.knock(roomId, carol.userId);
     const knocker = await C('GET', `${v3}/rooms/${enc(roomId)}/initialSync?limit=20`);
     expect(knocker.status).toBe(403);
     expect(knocker.body.errcode).toBe('M_FORBIDDEN');

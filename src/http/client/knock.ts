@@ -14,8 +14,8 @@ import { viaFrom } from './rooms';
 export function knockLaneRoutes(s: Services): LaneRoute[] {
   const knock = async (req: LaneRequest, idOrAlias: string) => {
     const body = assertValid<{ reason?: string }>('knock', bodyOf(req));
-    const { roomId } = await s.rooms.resolveRoomIdOrAlias(idOrAlias, viaFrom(req.query));
-    s.membership.knock(roomId, req.requester!.userId, { reason: body.reason });
+    const { roomId, servers } = await s.rooms.resolveRoomIdOrAlias(idOrAlias, viaFrom(req.query));
+    await s.membership.knock(roomId, req.requester!.userId, { reason: body.reason, servers });
     return { room_id: roomId };
   };
   return [

@@ -20,25 +20,25 @@ const p = (req: Request, name: string): string => String(req.params[name]);
 export function roomRoutes(r: Router, s: Services): void {
   const auth = requireAuth(s);
 
-  r.post(clientPaths('/createRoom'), auth, (req, res) => {
+  r.post(clientPaths('/createRoom'), auth, async (req, res) => {
     const body = assertValid<CreateRoomRequest>('create-room', bodyOf(req));
-    res.json(s.rooms.createRoom(requester(res).userId, body));
+    res.json(await s.rooms.createRoom(requester(res).userId, body));
   });
 
   const join = async (req: Request, res: Response, idOrAlias: string) => {
     const body = assertValid<{ reason?: string }>('join', optionalBody(req));
     const roomId = await s.rooms.resolveRoomIdOrAlias(idOrAlias, viaOf(req));
-    s.membership.join(roomId.roomId, requester(res).userId, { reason: body.reason });
+    await s.membership.join(roomId.roomId, requester(res).userId, { reason: body.reason, servers: roomId.servers });
     res.json({ room_id: roomId.roomId });
   };
   r.post(clientPaths('/join/:roomIdOrAlias'), auth, (req, res) => join(req, res, p(req, 'roomIdOrAlias')));
   r.post(clientPaths('/rooms/:roomId/join'), auth, (req, res) => join(req, res, p(req, 'roomId')));
 
   const targetAction = (action: 'invite' | 'kick' | 'ban' | 'unban') =>
-    r.post(clientPaths(`/rooms/:roomId/${action}`), auth, (req, res) => {
+    r.post(clientPaths(`/rooms/:roomId/${action}`), auth, async (req, res) => {
       const body = assertValid<{ user_id: string; reason?: string }>('membership-target', bodyOf(req));
       const roomId = s.rooms.requireRoomId(p(req, 'roomId'));
-      s.membership[action](roomId, requester(res).userId, body.user_id, { reason: body.reason });
+      await s.membership[action](roomId, requester(res).userId, body.user_id, { reason: body.reason });
       res.json({});
     });
   targetAction('invite');
@@ -46,9 +46,9 @@ export function roomRoutes(r: Router, s: Services): void {
   targetAction('ban');
   targetAction('unban');
 
-  r.post(clientPaths('/rooms/:roomId/leave'), auth, (req, res) => {
+  r.post(clientPaths('/rooms/:roomId/leave'), auth, async (req, res) => {
     const body = assertValid<{ reason?: string }>('membership-self', optionalBody(req));
-    s.membership.leave(s.rooms.requireRoomId(p(req, 'roomId')), requester(res).userId, { reason: body.reason });
+    await s.membership.leave(s.rooms.requireKnownRoomId(p(req, 'roomId'), requester(res).userId), requester(res).userId, { reason: body.reason });
     res.json({});
   });
 

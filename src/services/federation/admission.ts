@@ -1,8 +1,36 @@
 /**
  * Admission of remote PDUs: the async half of the door (design §1). A PDU from another server is
- * checked as the spec's "Checks performed on receipt of a PDU" says before the synchronous
- * `events.ingest` sees it. STUB: being written by the lead.
+ * checked as the spec's "Checks performed on receipt of a PDU" says (server-server-api.md) before
+ * the synchronous `events.ingest` sees it:
+ *   1. a valid event for the room's version (format, sizes, strict canonical JSON) — else dropped;
+ *   2. the signatures of every server that must sign it — else dropped;
+ *   3. the content hash — else the redacted copy goes on;
+ *   4. its auth events present (fetched with /event_auth when not) — ingest then runs the auth
+ *      rules against them, against the state before it, and (soft failure) the current state;
+ *   5. its prev events present (fetched with /get_missing_events, bounded), else the state at the
+ *      gap from /state_ids and /event.
+ * Nothing here writes a room event except through `events.ingest` / `events.ingestOutlier`.
  */
+import { canonicalJson } from '../../core/canonical-json';
+import { CoreError } from '../../core/errors';
+import { eventIdFor } from '../../core/event-id';
+import { checkContentHash } from '../../core/hashes';
+import { checkPduFormat, requiredSigners } from '../../core/pdu-checks';
+import { redactEvent } from '../../core/redaction';
+import { roomVersion as lookupRoomVersion, type RoomVersion } from '../../core/room-versions';
+import { verifyEventSignature } from '../../core/signing';
+import { stateKey, type Pdu, type StateKey } from '../../core/types';
+import type { FederationClient } from '../../fedclient/client';
+import type { Logger } from '../../log';
+import type { Store } from '../../storage/store';
+import type { Admitted, EventsService } from '../events';
+import type { KeyRing } from './key-ring';
+
+export interface CheckedPdu {
+  pdu: Pdu;
+  admitted: Admitted;
+}
+
 export interface Admission {
   /**
    * Checks a PDU received from `origin` in a transaction (format, signatures, content hash, auth
@@ -10,4 +38,224 @@ export interface Admission {
    * message is the per-PDU error text of the /send response.
    */
   receivePdu(pdu: unknown, origin: string): Promise<string>;
+  /** Checks 1–3 (format, signatures, content hash) of a PDU for a room of `version`. */
+  checkPdu(raw: unknown, version: RoomVersion): Promise<CheckedPdu>;
+  /**
+   * Stores events received as a room's state and auth chain (send_join, /state) as outliers, in
+   * auth order, each checked; drops the ones that fail checks 1–2. Returns them by event ID.
+   */
+  storeOutliers(raws: readonly unknown[], version: RoomVersion): Promise<Map<string, Pdu>>;
+}
+
+/** How many missing prev events one PDU may pull in with get_missing_events (Synapse: 10). */
+const MISSING_EVENTS_LIMIT = 10;
+/** The most state events fetched one by one to fill a gap. */
+const MAX_GAP_FETCH = 1000;
+
+export function createAdmission(deps: {
+  store: Store;
+  events: EventsService;
+  keyRing: KeyRing;
+  fedclient: FederationClient;
+  serverName: string;
+  logger: Logger;
+}): Admission {
+  const { store, events, keyRing, fedclient, serverName } = deps;
+  const log = deps.logger.child('admission');
+  const enc = (s: string) => encodeURIComponent(s);
+
+  async function checkSignatures(pdu: Pdu, version: RoomVersion): Promise<void> {
+    for (const server of requiredSigners(pdu, version)) {
+      const sigs = (pdu.signatures as Record<string, Record<string, string>>)[server];
+      let ok = false;
+      if (sigs && typeof sigs === 'object') {
+        for (const keyId of Object.keys(sigs)) {
+          if (!keyId.startsWith('ed25519:')) continue;
+          const key = await keyRing.getVerifyKey(server, keyId);
+          if (key && verifyEventSignature(pdu, server, keyId, key, version)) {
+            ok = true;
+            break;
+          }
+        }
+      }
+      if (!ok) throw new CoreError('forbidden', `Event is not correctly signed by ${server}`);
+    }
+  }
+
+  async function checkPdu(raw: unknown, version: RoomVersion): Promise<CheckedPdu> {
+    checkPduFormat(raw, version);
+    let pdu = raw as Pdu;
+    await checkSignatures(pdu, version);
+    if (!checkContentHash(pdu, version)) {
+      // spec: "the server should redact the event before processing it further".
+      log.info('content hash mismatch: redacted', { roomId: pdu.room_id, sender: pdu.sender });
+      pdu = redactEvent(pdu, version) as unknown as Pdu;
+    }
+    const canonicalLength = Buffer.byteLength(canonicalJson(pdu, { strict: version.strictCanonicalJson }));
+    return { pdu, admitted: { eventId: eventIdFor(pdu, version), canonicalLength } };
+  }
+
+  /** Orders events so that each comes after the auth events it names (those in the list). */
+  function authOrder(list: CheckedPdu[]): CheckedPdu[] {
+    const byId = new Map(list.map((c) => [c.admitted.eventId, c]));
+    const out: CheckedPdu[] = [];
+    const state = new Map<string, 1 | 2>();
+    const visit = (c: CheckedPdu) => {
+      const id = c.admitted.eventId;
+      if (state.get(id)) return; // done, or on the stack (a cycle: hostile; auth fails later)
+      state.set(id, 1);
+      for (const a of c.pdu.auth_events) {
+        const dep = byId.get(a);
+        if (dep) visit(dep);
+      }
+      state.set(id, 2);
+      out.push(c);
+    };
+    for (const c of [...list].sort((a, b) => a.pdu.depth - b.pdu.depth)) visit(c);
+    return out;
+  }
+
+  async function storeOutliers(raws: readonly unknown[], version: RoomVersion): Promise<Map<string, Pdu>> {
+    const checked: CheckedPdu[] = [];
+    for (const raw of raws) {
+      try {
+        checked.push(await checkPdu(raw, version));
+      } catch (e) {
+        log.info('dropped event of a state/auth chain', { reason: (e as Error).message });
+      }
+    }
+    const out = new Map<string, Pdu>();
+    for (const c of authOrder(checked)) {
+      const stored = events.ingestOutlier(c.pdu, c.admitted, version);
+      if (!stored.rejected) out.set(c.admitted.eventId, stored.pdu);
+    }
+    return out;
+  }
+
+  /** Fetches the auth chain of an event whose auth events we lack and stores it as outliers. */
+  async function fetchAuthEvents(pdu: Pdu, eventId: string, origin: string, version: RoomVersion): Promise<void> {
+    if (pdu.auth_events.every((id) => store.hasEvent(id))) return;
+    const res = await fedclient.request<{ auth_chain?: unknown[] }>(origin, {
+      method: 'GET',
+      path: `/_matrix/federation/v1/event_auth/${enc(pdu.room_id)}/${enc(eventId)}`,
+    });
+    if (!Array.isArray(res.auth_chain)) throw new CoreError('forbidden', 'event_auth answer without auth_chain');
+    await storeOutliers(res.auth_chain, version);
+  }
+
+  /** Fetches up to MISSING_EVENTS_LIMIT missing prev events (oldest first) and admits them. */
+  async function fetchMissingPrevEvents(pdu: Pdu, eventId: string, origin: string, version: RoomVersion, budget: number): Promise<void> {
+    const res = await fedclient.request<{ events?: unknown[] }>(origin, {
+      method: 'POST',
+      path: `/_matrix/federation/v1/get_missing_events/${enc(pdu.room_id)}`,
+      body: {
+        earliest_events: store.getForwardExtremities(pdu.room_id),
+        latest_events: [eventId],
+        limit: MISSING_EVENTS_LIMIT,
+        min_depth: 0,
+      },
+    });
+    const got = Array.isArray(res.events) ? res.events.slice(0, MISSING_EVENTS_LIMIT) : [];
+    const checked: CheckedPdu[] = [];
+    for (const raw of got) {
+      try {
+        const c = await checkPdu(raw, version);
+        if (c.pdu.room_id === pdu.room_id) checked.push(c);
+      } catch (e) {
+        log.info('dropped a missing event', { reason: (e as Error).message });
+      }
+    }
+    checked.sort((a, b) => a.pdu.depth - b.pdu.depth);
+    for (const c of checked) {
+      if (store.hasEvent(c.admitted.eventId)) continue;
+      try {
+        await admitChecked(c, origin, version, budget - 1);
+      } catch (e) {
+        log.info('missing event not admitted', { eventId: c.admitted.eventId, reason: (e as Error).message });
+      }
+    }
+  }
+
+  /** The state before an event after a gap: /state_ids at it, events fetched one by one. */
+  async function stateAtGap(pdu: Pdu, eventId: string, origin: string, version: RoomVersion): Promise<Map<StateKey, string>> {
+    const ids = await fedclient.request<{ pdu_ids?: unknown; auth_chain_ids?: unknown }>(origin, {
+      method: 'GET',
+      path: `/_matrix/federation/v1/state_ids/${enc(pdu.room_id)}`,
+      query: { event_id: eventId },
+    });
+    const pduIds = Array.isArray(ids.pdu_ids) ? ids.pdu_ids.filter((x): x is string => typeof x === 'string') : [];
+    const authIds = Array.isArray(ids.auth_chain_ids) ? ids.auth_chain_ids.filter((x): x is string => typeof x === 'string') : [];
+    const wanted = [...new Set([...authIds, ...pduIds])].filter((id) => !store.hasEvent(id));
+    if (wanted.length > MAX_GAP_FETCH) throw new CoreError('forbidden', `State at ${eventId} is too large to fetch`);
+    const raws: unknown[] = [];
+    for (const id of wanted) {
+      const res = await fedclient.request<{ pdus?: unknown[] }>(origin, { method: 'GET', path: `/_matrix/federation/v1/event/${enc(id)}` });
+      if (Array.isArray(res.pdus) && res.pdus[0]) raws.push(res.pdus[0]);
+    }
+    await storeOutliers(raws, version);
+    const state = new Map<StateKey, string>();
+    for (const id of pduIds) {
+      const ev = store.getEvent(id);
+      if (!ev || ev.rejected || ev.roomId !== pdu.room_id || ev.pdu.state_key === undefined) continue;
+      state.set(stateKey(ev.pdu.type, ev.pdu.state_key), id);
+    }
+    return state;
+  }
+
+  async function admitChecked(c: CheckedPdu, origin: string, version: RoomVersion, budget: number): Promise<string> {
+    const { pdu, admitted } = c;
+    if (store.hasEvent(admitted.eventId)) {
+      if (store.getEvent(admitted.eventId)!.rejected) throw new CoreError('forbidden', 'Event was rejected');
+      return admitted.eventId;
+    }
+    await fetchAuthEvents(pdu, admitted.eventId, origin, version);
+    let stateBefore: Map<StateKey, string> | undefined;
+    const missingPrev = () => pdu.prev_events.filter((id) => store.getEvent(id)?.stateGroup == null);
+    if (missingPrev().length && budget > 0) await fetchMissingPrevEvents(pdu, admitted.eventId, origin, version, budget);
+    if (missingPrev().length) stateBefore = await stateAtGap(pdu, admitted.eventId, origin, version);
+    events.ingest(pdu, { origin, admitted, stateBefore });
+    return admitted.eventId;
+  }
+
+  async function receivePdu(raw: unknown, origin: string): Promise<string> {
+    const roomId = raw && typeof raw === 'object' ? (raw as { room_id?: unknown }).room_id : undefined;
+    if (typeof roomId !== 'string') throw new CoreError('bad_json', 'PDU without room_id');
+    const room = store.getRoom(roomId);
+    const local = room !== undefined && hasLocalJoinedMember(roomId);
+    if (!local || !room) return receiveOutOfRoom(raw, origin, roomId);
+    const version = lookupRoomVersion(room.roomVersion);
+    if (!version) throw new CoreError('bad_json', `Unsupported room version ${room.roomVersion}`);
+    const checked = await checkPdu(raw, version);
+    return admitChecked(checked, origin, version, 2);
+  }
+
+  function hasLocalJoinedMember(roomId: string): boolean {
+    return store.getRoomMembers(roomId).some((m) => m.membership === 'join' && m.userId.endsWith(`:${serverName}`));
+  }
+
+  /**
+   * An event for a room we are not in is accepted only when it concerns a local user's pending
+   * knock or invite there (issue 11 flow 3: a denial or a rescinded invite reaches the knocker's
+   * or invitee's server): a leave or ban of that user, signed by the sender's server.
+   */
+  async function receiveOutOfRoom(raw: unknown, origin: string, roomId: string): Promise<string> {
+    const r = raw as Partial<Pdu>;
+    const target = typeof r.state_key === 'string' ? r.state_key : undefined;
+    const oor = target && target.endsWith(`:${serverName}`) ? store.getOutOfRoomMembership(roomId, target) : undefined;
+    const current = oor ? store.getMembership(roomId, target!) : undefined;
+    if (!oor || !current || (current.membership !== 'knock' && current.membership !== 'invite')) {
+      throw new CoreError('forbidden', `Not in room ${roomId}`);
+    }
+    const version = lookupRoomVersion(oor.roomVersion);
+    if (!version) throw new CoreError('forbidden', `Room version of ${roomId} unknown`);
+    const { pdu, admitted } = await checkPdu(raw, version);
+    const membership = pdu.content.membership;
+    if (pdu.type !== 'm.room.member' || (membership !== 'leave' && membership !== 'ban')) {
+      throw new CoreError('forbidden', `Not in room ${roomId}`);
+    }
+    events.recordOutOfRoomMembership(pdu, admitted, { strippedState: null, servers: oor.servers, roomVersion: oor.roomVersion });
+    return admitted.eventId;
+  }
+
+  return { receivePdu, checkPdu, storeOutliers };
 }

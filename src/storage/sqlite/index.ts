@@ -191,6 +191,12 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     getMembership: db.prepare('SELECT * FROM room_memberships WHERE room_id = ? AND user_id = ?'),
     roomsForUser: db.prepare('SELECT * FROM room_memberships WHERE user_id = ?'),
     roomMembers: db.prepare('SELECT * FROM room_memberships WHERE room_id = ?'),
+    upsertOutOfRoom: db.prepare(
+      `INSERT INTO out_of_room_memberships (room_id, user_id, event_id, stripped_state, servers, room_version) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (room_id, user_id) DO UPDATE SET event_id = excluded.event_id, stripped_state = excluded.stripped_state,
+         servers = excluded.servers, room_version = excluded.room_version`,
+    ),
+    getOutOfRoom: db.prepare('SELECT * FROM out_of_room_memberships WHERE room_id = ? AND user_id = ?'),
     insertUser: db.prepare(
       'INSERT INTO users (user_id, password_hash, admin, created_ts, deactivated, displayname, avatar_url) VALUES (?, ?, ?, ?, ?, ?, ?)',
     ),
@@ -644,6 +650,21 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     },
     getRoomsForUser: (userId) => (q.roomsForUser.all(userId) as Row[]).map(toMembership),
     getRoomMembers: (roomId) => (q.roomMembers.all(roomId) as Row[]).map(toMembership),
+    setOutOfRoomMembership: (m) => {
+      const ev = q.eventForMembership.get(m.eventId) as Row | undefined;
+      if (!ev) throw new Error(`membership event ${m.eventId} not stored`);
+      const membership = String((JSON.parse(ev.json) as Pdu).content.membership);
+      q.upsertMembership.run(m.roomId, m.userId, membership, m.eventId, ev.sender, ev.stream_ordering);
+      q.upsertOutOfRoom.run(m.roomId, m.userId, m.eventId, m.strippedState ? JSON.stringify(m.strippedState) : null, JSON.stringify(m.servers), m.roomVersion);
+    },
+    getOutOfRoomMembership: (roomId, userId) => {
+      const r = q.getOutOfRoom.get(roomId, userId) as Row | undefined;
+      if (!r) return undefined;
+      return {
+        roomId, userId, eventId: r.event_id,
+        strippedState: r.stripped_state ? JSON.parse(r.stripped_state) : null, servers: JSON.parse(r.servers), roomVersion: r.room_version,
+      };
+    },
 
     insertUser: (u) => {
       q.insertUser.run(u.userId, u.passwordHash, bool(u.admin), u.createdTs, bool(u.deactivated), u.displayname, u.avatarUrl);

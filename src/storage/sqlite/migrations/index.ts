@@ -11,6 +11,7 @@ import m0005 from './0005-without-rowid';
 import m0006 from './0006-memberships-without-rowid';
 import m0007 from './0007-events-without-autoincrement';
 import m0008 from './0008-federation-queue';
+import m0009 from './0009-out-of-room-memberships';
 
 export const MIGRATIONS: readonly string[] = [
   m0001,
@@ -21,5 +22,6 @@ export const MIGRATIONS: readonly string[] = [
   m0006,
   m0007,
   m0008,
+  m0009,
   // (new migrations go above this line)
 ];

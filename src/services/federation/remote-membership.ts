@@ -1,0 +1,452 @@
+/**
+ * Membership across servers (spec: server-server-api "Joining Rooms", "Knocking upon a room",
+ * "Inviting to a room", "Leaving Rooms (Rejecting Invites)"; data/api/server-server/{joins-v2,
+ * knocks,invites-v2,leaving-v2}.yaml). Two sides:
+ * - as the joining/knocking/leaving server, for our users in rooms we are not in: make_* then
+ *   send_* through a resident server, and what we store of the answer;
+ * - as the resident server: the templates (make_*) and the acceptance (send_*, invite) for other
+ *   servers' users — the same auth rules and the same `events.ingest` as a local membership.
+ */
+import { CoreError } from '../../core/errors';
+import { eventIdFor } from '../../core/event-id';
+import { checkMembershipTemplate, checkSendMembershipEvent } from '../../core/pdu-checks';
+import { redactEvent } from '../../core/redaction';
+import { roomVersion as lookupRoomVersion, SUPPORTED_ROOM_VERSIONS, type RoomVersion } from '../../core/room-versions';
+import { signJson } from '../../core/signing';
+import { STRIPPED_STATE_KEYS, stripEvent } from '../../core/stripped-state';
+import { splitStateKey, stateKey, type JsonObject, type Pdu, type StateKey, type StrippedStateEvent } from '../../core/types';
+import { badJson, forbidden, incompatibleRoomVersion, invalidParam, MatrixError, missingParam, notFound } from '../../errors';
+import { RemoteError, UnreachableError, type FederationClient } from '../../fedclient/client';
+import type { Logger } from '../../log';
+import type { Store } from '../../storage/store';
+import type { EventsService, PersistedEvent } from '../events';
+import type { KeyService } from '../keys';
+import type { Admission } from './admission';
+
+export type RemoteMembershipKind = 'join' | 'knock' | 'leave';
+
+export interface MakeMembershipResponse {
+  room_version: string;
+  event: JsonObject;
+}
+
+export interface RemoteMembership {
+  // --- our users, rooms we are not in ---
+  /** make_knock + send_knock through the first of `servers` that answers; stores the knock out of room. */
+  knock(roomId: string, userId: string, servers: readonly string[], content: JsonObject): Promise<PersistedEvent>;
+  /** make_join + send_join (v2): the room's state and auth chain are stored, the join ingested. */
+  join(roomId: string, userId: string, servers: readonly string[], content: JsonObject): Promise<PersistedEvent>;
+  /** make_leave + send_leave (v2): rescinds a knock or rejects an invite; stored out of room. */
+  leave(roomId: string, userId: string, servers: readonly string[], content: JsonObject): Promise<PersistedEvent>;
+  /** Sends a signed invite of a remote user to their server (v2 /invite); resolves with it countersigned. */
+  sendInvite(pdu: Pdu, eventId: string, version: RoomVersion): Promise<Pdu>;
+
+  // --- resident side, for other servers' users ---
+  makeMembership(origin: string, roomId: string, userId: string, kind: RemoteMembershipKind, versions: readonly string[] | undefined): MakeMembershipResponse;
+  sendJoin(origin: string, roomId: string, eventId: string, body: unknown): Promise<JsonObject>;
+  sendKnock(origin: string, roomId: string, eventId: string, body: unknown): Promise<JsonObject>;
+  sendLeave(origin: string, roomId: string, eventId: string, body: unknown): Promise<JsonObject>;
+  /** PUT /v2/invite on the invitee's server (us): checks, countersigns, records the invite. */
+  receiveInvite(origin: string, roomId: string, eventId: string, body: unknown): Promise<JsonObject>;
+}
+
+/** Remote errcodes relayed to our client as they are (design §3.2); others become 502. */
+const RELAYED: ReadonlySet<string> = new Set([
+  'M_FORBIDDEN', 'M_NOT_FOUND', 'M_INCOMPATIBLE_ROOM_VERSION', 'M_UNSUPPORTED_ROOM_VERSION', 'M_BAD_JSON',
+  'M_INVALID_PARAM', 'M_LIMIT_EXCEEDED', 'M_UNABLE_TO_AUTHORISE_JOIN', 'M_UNABLE_TO_GRANT_JOIN', 'M_MISSING_PARAM',
+  'M_INVITE_BLOCKED',
+]);
+
+/** The MatrixError our client sees for a failed call to a remote server. */
+export function relayRemoteError(e: unknown, what: string): MatrixError {
+  if (e instanceof RemoteError && e.errcode && RELAYED.has(e.errcode)) {
+    const body = (e.body && typeof e.body === 'object' ? e.body : {}) as Record<string, unknown>;
+    const extra: Record<string, unknown> = {};
+    if (typeof body.room_version === 'string') extra.room_version = body.room_version;
+    if (typeof body.retry_after_ms === 'number') extra.retry_after_ms = body.retry_after_ms;
+    const status = e.status >= 400 && e.status < 500 ? e.status : undefined;
+    return new MatrixError(e.errcode as never, e.remoteMessage ?? `${what} refused by ${e.destination}`, { status, extra });
+  }
+  if (e instanceof MatrixError) return e;
+  const detail = e instanceof RemoteError || e instanceof UnreachableError ? e.message : (e as Error)?.message ?? String(e);
+  return new MatrixError('M_UNKNOWN', `Failed to ${what} via any server: ${detail}`, { status: 502 });
+}
+
+export function createRemoteMembership(deps: {
+  store: Store;
+  events: EventsService;
+  admission: Admission;
+  fedclient: FederationClient;
+  keys: KeyService;
+  logger: Logger;
+  now: () => number;
+}): RemoteMembership {
+  const { store, events, admission, fedclient, keys, now } = deps;
+  const serverName = keys.serverName;
+  const log = deps.logger.child('remote-membership');
+  const enc = (s: string) => encodeURIComponent(s);
+  const serverOf = (id: string) => id.slice(id.indexOf(':') + 1);
+
+  /** Candidate resident servers, without us, deduplicated, in order. */
+  const candidates = (servers: readonly string[]) => [...new Set(servers)].filter((s) => s && s !== serverName);
+
+  /** Tries each server in turn: a definite refusal (a relayed 4xx) stops at once, a failure tries the next. */
+  async function viaAny<T>(servers: readonly string[], what: string, fn: (server: string) => Promise<T>): Promise<T> {
+    const list = candidates(servers);
+    if (!list.length) throw notFound(`No server to ${what} through`);
+    let last: unknown;
+    for (const server of list) {
+      try {
+        return await fn(server);
+      } catch (e) {
+        last = e;
+        log.info(`${what} failed`, { server, reason: (e as Error).message });
+        if (e instanceof RemoteError && e.status >= 400 && e.status < 500 && e.status !== 429 && e.errcode !== 'M_UNRECOGNIZED') break;
+        if (e instanceof MatrixError) break;
+      }
+    }
+    throw relayRemoteError(last, what);
+  }
+
+  /** A template from make_*, checked, filled with our content, signed by us. */
+  function fillTemplate(res: unknown, roomId: string, userId: string, kind: RemoteMembershipKind, content: JsonObject, fixedVersion?: RoomVersion) {
+    const r = (res ?? {}) as { room_version?: unknown; event?: unknown };
+    const versionId = typeof r.room_version === 'string' ? r.room_version : fixedVersion?.id ?? '1';
+    const version = lookupRoomVersion(versionId);
+    if (!version || !SUPPORTED_ROOM_VERSIONS.includes(versionId)) throw incompatibleRoomVersion(versionId);
+    try {
+      checkMembershipTemplate(r.event, { roomId, userId, membership: kind });
+    } catch (e) {
+      throw new MatrixError('M_UNKNOWN', `Bad make_${kind} template: ${(e as Error).message}`, { status: 502 });
+    }
+    const t = r.event as unknown as Pdu;
+    const pdu: Pdu = {
+      room_id: roomId,
+      sender: userId,
+      state_key: userId,
+      type: 'm.room.member',
+      content: { ...content, membership: kind },
+      origin_server_ts: now(),
+      prev_events: t.prev_events,
+      auth_events: t.auth_events,
+      depth: t.depth,
+      hashes: { sha256: '' },
+      signatures: {},
+    };
+    if (typeof t.origin === 'string' && version.id !== '11') pdu.origin = serverName;
+    const signed = events.signLocal(pdu, version);
+    return { version, ...signed };
+  }
+
+  /** State entries from a resident (full PDUs or stripped events) as stripped state; bad ones dropped. */
+  async function toStripped(entries: unknown, version: RoomVersion, roomId: string): Promise<StrippedStateEvent[]> {
+    if (!Array.isArray(entries)) return [];
+    const out: StrippedStateEvent[] = [];
+    for (const e of entries.slice(0, 100)) {
+      if (!e || typeof e !== 'object') continue;
+      const x = e as Record<string, unknown>;
+      if (typeof x.type !== 'string' || typeof x.sender !== 'string' || !x.content || typeof x.content !== 'object') continue;
+      if (x.state_key !== undefined && typeof x.state_key !== 'string') continue;
+      if (x.signatures !== undefined) {
+        // A full PDU (spec v1.16): improperly signed or formatted ones are removed.
+        try {
+          const c = await admission.checkPdu(x, version);
+          if (c.pdu.room_id !== roomId) continue;
+          out.push(stripEvent(c.pdu));
+        } catch {
+          continue;
+        }
+      } else out.push(stripEvent(x as never));
+    }
+    return out;
+  }
+
+  const KNOCK_VERSIONS = SUPPORTED_ROOM_VERSIONS.filter((v) => lookupRoomVersion(v)!.knocking);
+
+  async function knock(roomId: string, userId: string, servers: readonly string[], content: JsonObject): Promise<PersistedEvent> {
+    return viaAny(servers, 'knock', async (server) => {
+      const res = await fedclient.request(server, {
+        method: 'GET',
+        path: `/_matrix/federation/v1/make_knock/${enc(roomId)}/${enc(userId)}`,
+        query: { ver: KNOCK_VERSIONS },
+        ignoreBackoff: true,
+      });
+      const { version, pdu, admitted } = fillTemplate(res, roomId, userId, 'knock', content);
+      if (!version.knocking) throw incompatibleRoomVersion(version.id);
+      const sent = await fedclient.request<{ knock_room_state?: unknown }>(server, {
+        method: 'PUT',
+        path: `/_matrix/federation/v1/send_knock/${enc(roomId)}/${enc(admitted.eventId)}`,
+        body: pdu,
+        ignoreBackoff: true,
+      });
+      const stripped = await toStripped(sent.knock_room_state, version, roomId);
+      stripped.push(stripEvent(pdu));
+      return events.recordOutOfRoomMembership(pdu, admitted, { strippedState: stripped, servers: [server, ...candidates(servers).filter((s) => s !== server)], roomVersion: version.id });
+    });
+  }
+
+  async function join(roomId: string, userId: string, servers: readonly string[], content: JsonObject): Promise<PersistedEvent> {
+    return viaAny(servers, 'join', async (server) => {
+      const res = await fedclient.request(server, {
+        method: 'GET',
+        path: `/_matrix/federation/v1/make_join/${enc(roomId)}/${enc(userId)}`,
+        query: { ver: SUPPORTED_ROOM_VERSIONS },
+        ignoreBackoff: true,
+      });
+      const { version, pdu, admitted } = fillTemplate(res, roomId, userId, 'join', content);
+      const sent = await fedclient.request<{ state?: unknown; auth_chain?: unknown; event?: unknown }>(server, {
+        method: 'PUT',
+        path: `/_matrix/federation/v2/send_join/${enc(roomId)}/${enc(admitted.eventId)}`,
+        query: { omit_members: 'false' },
+        body: pdu,
+        ignoreBackoff: true,
+      });
+      if (!Array.isArray(sent.state) || !Array.isArray(sent.auth_chain)) {
+        throw new MatrixError('M_UNKNOWN', 'send_join answer without state or auth_chain', { status: 502 });
+      }
+      // The resident may have countersigned the join (restricted rooms): use its copy if it is ours.
+      let joinPdu = pdu;
+      if (sent.event && typeof sent.event === 'object') {
+        try {
+          if (eventIdFor(sent.event as never, version) === admitted.eventId) joinPdu = sent.event as Pdu;
+        } catch {
+          /* keep ours */
+        }
+      }
+      return storeJoinedRoom(server, version, joinPdu, admitted, sent.state, sent.auth_chain);
+    });
+  }
+
+  async function storeJoinedRoom(
+    server: string, version: RoomVersion, joinPdu: Pdu, admitted: { eventId: string; canonicalLength: number },
+    stateRaw: unknown[], authRaw: unknown[],
+  ): Promise<PersistedEvent> {
+    const roomId = joinPdu.room_id;
+    const createRaw = stateRaw.find(
+      (e): e is Pdu => !!e && typeof e === 'object' && (e as Pdu).type === 'm.room.create' && (e as Pdu).state_key === '',
+    );
+    if (!createRaw || typeof createRaw.sender !== 'string') {
+      throw new MatrixError('M_UNKNOWN', `send_join answer from ${server} has no m.room.create`, { status: 502 });
+    }
+    if (!store.getRoom(roomId)) {
+      store.transaction(() =>
+        store.insertRoom({ roomId, roomVersion: version.id, creator: createRaw.sender, createdTs: now(), isPublic: false }),
+      );
+    }
+    const stored = await admission.storeOutliers([...authRaw, ...stateRaw], version);
+    const state = new Map<StateKey, string>();
+    let create: Pdu | undefined;
+    const stateIds = new Set<string>();
+    for (const raw of stateRaw) {
+      try {
+        stateIds.add(eventIdFor(raw as never, version));
+      } catch {
+        /* dropped by storeOutliers too */
+      }
+    }
+    for (const [id, p] of stored) {
+      if (!stateIds.has(id) || p.state_key === undefined || p.room_id !== roomId) continue;
+      state.set(stateKey(p.type, p.state_key), id);
+      if (p.type === 'm.room.create' && p.state_key === '') create = p;
+    }
+    if (!create) throw new MatrixError('M_UNKNOWN', `send_join answer from ${server} has no m.room.create`, { status: 502 });
+    // The join's own state key is replaced by the join: the state given is the state before it.
+    const ev = events.ingest(joinPdu, { origin: server, admitted, stateBefore: state });
+    log.info('joined remote room', { roomId, via: server, stateEvents: state.size });
+    return ev;
+  }
+
+  async function leave(roomId: string, userId: string, servers: readonly string[], content: JsonObject): Promise<PersistedEvent> {
+    const oor = store.getOutOfRoomMembership(roomId, userId);
+    return viaAny(servers, 'leave', async (server) => {
+      const res = await fedclient.request(server, {
+        method: 'GET',
+        path: `/_matrix/federation/v1/make_leave/${enc(roomId)}/${enc(userId)}`,
+        ignoreBackoff: true,
+      });
+      const { version, pdu, admitted } = fillTemplate(res, roomId, userId, 'leave', content);
+      await fedclient.request(server, {
+        method: 'PUT',
+        path: `/_matrix/federation/v2/send_leave/${enc(roomId)}/${enc(admitted.eventId)}`,
+        body: pdu,
+        ignoreBackoff: true,
+      });
+      return events.recordOutOfRoomMembership(pdu, admitted, { strippedState: null, servers: oor?.servers ?? [server], roomVersion: version.id });
+    });
+  }
+
+  /** Full PDUs of the room's stripped-state types (create included), for invite/knock room state. */
+  function roomStateForGuests(roomId: string): Pdu[] {
+    const out: Pdu[] = [];
+    for (const k of STRIPPED_STATE_KEYS) {
+      const [type, sk] = splitStateKey(k);
+      const e = events.currentStateEvent(roomId, type, sk);
+      if (e) out.push(e.pdu);
+    }
+    return out;
+  }
+
+  async function sendInvite(pdu: Pdu, eventId: string, version: RoomVersion): Promise<Pdu> {
+    const target = serverOf(pdu.state_key!);
+    try {
+      const res = await fedclient.request<{ event?: unknown }>(target, {
+        method: 'PUT',
+        path: `/_matrix/federation/v2/invite/${enc(pdu.room_id)}/${enc(eventId)}`,
+        body: { room_version: version.id, event: pdu, invite_room_state: roomStateForGuests(pdu.room_id).map(stripEvent) },
+        ignoreBackoff: true,
+      });
+      const back = res.event as Pdu | undefined;
+      if (!back || typeof back !== 'object') throw new MatrixError('M_UNKNOWN', `${target} answered the invite without an event`, { status: 502 });
+      const c = await admission.checkPdu(back, version);
+      if (c.admitted.eventId !== eventId) throw new MatrixError('M_UNKNOWN', `${target} changed the invite event`, { status: 502 });
+      return c.pdu;
+    } catch (e) {
+      throw relayRemoteError(e, 'invite');
+    }
+  }
+
+  // ---------------- resident side ----------------
+
+  /** The room, if we are resident in it (a local member joined), else 404 as Synapse answers. */
+  function residentVersion(roomId: string): RoomVersion {
+    const room = store.getRoom(roomId);
+    const joined = room && store.getRoomMembers(roomId).some((m) => m.membership === 'join' && serverOf(m.userId) === serverName);
+    if (!room || !joined) throw notFound(`Unknown room ${roomId}`);
+    return events.roomVersionOf(roomId);
+  }
+
+  function requireUserOnOrigin(origin: string, userId: string): void {
+    if (serverOf(userId) !== origin) throw forbidden(`${userId} is not a user of ${origin}`);
+  }
+
+  function makeMembership(origin: string, roomId: string, userId: string, kind: RemoteMembershipKind, versions: readonly string[] | undefined): MakeMembershipResponse {
+    requireUserOnOrigin(origin, userId);
+    const version = residentVersion(roomId);
+    if (kind === 'knock' && versions === undefined) throw missingParam('Missing ver parameter');
+    const supported = versions ?? (kind === 'join' ? ['1'] : undefined);
+    if (supported && !supported.includes(version.id)) throw incompatibleRoomVersion(version.id);
+    if (kind === 'knock' && !version.knocking) throw incompatibleRoomVersion(version.id);
+    const template = events.buildEvent(roomId, { type: 'm.room.member', sender: userId, state_key: userId, content: { membership: kind } });
+    events.checkAgainstCurrentState(template);
+    const { hashes: _h, signatures: _s, ...event } = template;
+    return { room_version: version.id, event: event as unknown as JsonObject };
+  }
+
+  /** What send_join/send_knock/send_leave share: the checks before auth, then the one door. */
+  async function acceptMembership(origin: string, roomId: string, eventId: string, body: unknown, kind: RemoteMembershipKind) {
+    const version = residentVersion(roomId);
+    if (!body || typeof body !== 'object' || Array.isArray(body)) throw badJson('Body must be a PDU');
+    const raw = body as Pdu;
+    let computed: string;
+    try {
+      computed = eventIdFor(raw as never, version);
+    } catch (e) {
+      throw badJson(`Bad event: ${(e as Error).message}`);
+    }
+    try {
+      checkSendMembershipEvent(raw, { roomId, eventId, origin, membership: kind }, computed);
+    } catch (e) {
+      if (e instanceof CoreError) throw invalidParam(e.message);
+      throw e;
+    }
+    const stateBefore = store.getCurrentState(roomId);
+    let c;
+    try {
+      c = await admission.checkPdu(raw, version);
+    } catch (e) {
+      if (e instanceof CoreError) throw forbidden(e.message);
+      throw e;
+    }
+    const persisted = events.ingest(c.pdu, { origin, admitted: c.admitted, relay: true });
+    return { version, persisted, stateBefore };
+  }
+
+  function authChain(ids: Iterable<string>): Pdu[] {
+    const seen = new Set<string>();
+    const out: Pdu[] = [];
+    const queue = [...ids];
+    while (queue.length) {
+      const id = queue.pop()!;
+      const ev = store.getEvent(id);
+      if (!ev) continue;
+      for (const a of ev.pdu.auth_events) {
+        if (seen.has(a)) continue;
+        seen.add(a);
+        const ae = store.getEvent(a);
+        if (ae) {
+          out.push(ae.pdu);
+          queue.push(a);
+        }
+      }
+    }
+    return out;
+  }
+
+  async function sendJoin(origin: string, roomId: string, eventId: string, body: unknown): Promise<JsonObject> {
+    const { persisted, stateBefore } = await acceptMembership(origin, roomId, eventId, body, 'join');
+    const stateIds = [...stateBefore.values()];
+    const state = stateIds.map((id) => store.getEvent(id)?.pdu).filter((p): p is Pdu => p !== undefined);
+    const servers = [serverName, ...events.remoteServersInRoom(roomId)];
+    return {
+      state: state as unknown as JsonObject[],
+      auth_chain: authChain([...stateIds, persisted.eventId]) as unknown as JsonObject[],
+      event: persisted.pdu as unknown as JsonObject,
+      members_omitted: false,
+      servers_in_room: servers,
+    };
+  }
+
+  async function sendKnock(origin: string, roomId: string, eventId: string, body: unknown): Promise<JsonObject> {
+    await acceptMembership(origin, roomId, eventId, body, 'knock');
+    return { knock_room_state: roomStateForGuests(roomId) as unknown as JsonObject[] };
+  }
+
+  async function sendLeave(origin: string, roomId: string, eventId: string, body: unknown): Promise<JsonObject> {
+    await acceptMembership(origin, roomId, eventId, body, 'leave');
+    return {};
+  }
+
+  async function receiveInvite(origin: string, roomId: string, eventId: string, body: unknown): Promise<JsonObject> {
+    const b = (body ?? {}) as { room_version?: unknown; event?: unknown; invite_room_state?: unknown };
+    if (typeof b.room_version !== 'string' || !b.event || typeof b.event !== 'object') throw badJson('room_version and event are required');
+    const version = lookupRoomVersion(b.room_version);
+    if (!version || !SUPPORTED_ROOM_VERSIONS.includes(b.room_version)) throw incompatibleRoomVersion(b.room_version);
+    const raw = b.event as Pdu;
+    let computed: string;
+    try {
+      computed = eventIdFor(raw as never, version);
+    } catch (e) {
+      throw badJson(`Bad event: ${(e as Error).message}`);
+    }
+    if (raw.type !== 'm.room.member' || raw.content?.membership !== 'invite') throw invalidParam('Not an invite event');
+    if (raw.room_id !== roomId || computed !== eventId) throw invalidParam('Event does not match the path');
+    if (typeof raw.sender !== 'string' || serverOf(raw.sender) !== origin) throw invalidParam('The inviter is not a user of the origin');
+    const target = raw.state_key;
+    if (typeof target !== 'string' || serverOf(target) !== serverName) throw invalidParam('The invitee is not a user of this server');
+    if (!store.getUser(target)) throw notFound(`Unknown user ${target}`);
+    let c;
+    try {
+      c = await admission.checkPdu(raw, version);
+    } catch (e) {
+      if (e instanceof CoreError) throw invalidParam(e.message);
+      throw e;
+    }
+    // Countersign: our signature over the redacted event joins the inviter's.
+    const ours = signJson(redactEvent(c.pdu, version), serverName, keys.signingKey, { strict: version.strictCanonicalJson });
+    const signed: Pdu = { ...c.pdu, signatures: { ...c.pdu.signatures, [serverName]: ours.signatures[serverName]! } };
+    const current = store.getMembership(roomId, target)?.membership;
+    if (current === 'join' || current === 'ban') throw forbidden(`${target} is ${current === 'join' ? 'already in' : 'banned from'} the room`);
+    const inRoom = store.getRoom(roomId) && store.getRoomMembers(roomId).some((m) => m.membership === 'join' && serverOf(m.userId) === serverName);
+    if (!inRoom) {
+      const stripped = await toStripped(b.invite_room_state, version, roomId);
+      stripped.push(stripEvent(signed));
+      const prior = store.getOutOfRoomMembership(roomId, target);
+      events.recordOutOfRoomMembership(signed, c.admitted, {
+        strippedState: stripped, servers: [...new Set([origin, ...(prior?.servers ?? []), serverOf(roomId)])], roomVersion: version.id,
+      });
+    }
+    return { event: signed as unknown as JsonObject };
+  }
+
+  return { knock, join, leave, sendInvite, makeMembership, sendJoin, sendKnock, sendLeave, receiveInvite };
+}
