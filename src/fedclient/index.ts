@@ -18,6 +18,8 @@ export * from './client';
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
 export const DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
+/** How long close() lets in-flight requests finish before destroying their connections. */
+const CLOSE_GRACE_MS = 1_000;
 /** How much of a non-JSON error body is kept on a RemoteError. */
 const ERROR_TEXT_MAX = 1024;
 
@@ -37,7 +39,7 @@ function classify(err: unknown, timedOut: boolean, timeoutMs: number): Failure {
   if (timedOut) return { message: `timed out after ${timeoutMs} ms`, countsForBackoff: true };
   for (const e of causes(err)) {
     const code = (e as { code?: string }).code;
-    if (code === 'ERR_DOORSTEP_ADDRESS_REFUSED') return { message: (e as Error).message, countsForBackoff: false };
+    if (code === 'ERR_DOORSTEP_ADDRESS_REFUSED' || code === 'ERR_DOORSTEP_INVALID_SERVER_NAME') return { message: (e as Error).message, countsForBackoff: false };
     if (e instanceof ResponseTooLargeError) return { message: e.message, countsForBackoff: false };
   }
   const e = err as { code?: string; message?: string };
@@ -130,6 +132,8 @@ export function createFederationClient(opts: FederationClientOptions): Federatio
         headers,
         ...(bodyText !== undefined ? { body: bodyText } : {}),
         signal,
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
       });
       status = res.statusCode;
       contentType = res.headers['content-type'];
@@ -173,10 +177,28 @@ export function createFederationClient(opts: FederationClientOptions): Federatio
     );
   }
 
+  const inFlight = new Set<Promise<unknown>>();
   return {
-    request,
+    request<T>(destination: string, req: FederationRequest): Promise<T> {
+      const p = request<T>(destination, req);
+      inFlight.add(p);
+      const forget = () => inFlight.delete(p);
+      p.then(forget, forget);
+      return p;
+    },
     isBackingOff: (destination) => backoff.isDown(destination),
     markUp: (origin) => backoff.success(origin),
-    close: () => agent.close(),
+    // Graceful for a moment, then in-flight requests fail (as unreachable) rather than hold up shutdown.
+    // (undici's close() followed by destroy() does not abort requests, hence the own bookkeeping.)
+    close: async () => {
+      if (inFlight.size > 0) {
+        let timer: NodeJS.Timeout | undefined;
+        const grace = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), CLOSE_GRACE_MS)));
+        const outcome = await Promise.race([Promise.allSettled([...inFlight]).then(() => 'settled' as const), grace]);
+        clearTimeout(timer);
+        if (outcome === 'timeout') return agent.destroy();
+      }
+      await agent.close();
+    },
   };
 }

@@ -20,6 +20,14 @@ export const WELL_KNOWN_ERROR_CACHE_MS = 3600_000;
 /** SRV answers carry no TTL through node:dns; cache them this long. */
 export const SRV_CACHE_MS = 10 * 60_000;
 
+export class InvalidServerNameError extends Error {
+  readonly code = 'ERR_DOORSTEP_INVALID_SERVER_NAME';
+  constructor(readonly serverName: string) {
+    super(`invalid server name "${serverName}"`);
+    this.name = 'InvalidServerNameError';
+  }
+}
+
 export interface ResolvedServer {
   /** Host to connect to: an IP literal (no brackets) or a DNS name resolved with A/AAAA at connect time. */
   host: string;
@@ -188,7 +196,7 @@ export function createServerResolver(deps: ResolverDeps): ServerResolver {
   return {
     async resolve(serverName) {
       const parsed = parseServerName(serverName);
-      if (!parsed) throw new Error(`invalid server name "${serverName}"`);
+      if (!parsed) throw new InvalidServerNameError(serverName);
       const host = bare(parsed.host);
       // Steps 1 and 2: an IP literal, or a hostname with an explicit port: no well-known, no SRV.
       if (isIP(host) || parsed.port !== null) return resolveName(serverName, parsed);

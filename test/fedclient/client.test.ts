@@ -253,6 +253,30 @@ describe('FederationClient.request', () => {
   });
 });
 
+describe('FederationClient.request (bad destination)', () => {
+  it('throws UnreachableError without backing off when the destination is not a valid server name', async () => {
+    const c = client();
+    await expect(c.request('not a name', { method: 'GET', path: '/x' })).rejects.toThrow(/invalid server name/);
+    expect(c.isBackingOff('not a name')).toBe(false);
+  });
+});
+
+describe('FederationClient.close', () => {
+  it('fails an in-flight request as unreachable when the peer does not answer within the grace period', async () => {
+    peer.handler = () => undefined; // never answers
+    const c = createFederationClient({
+      serverName: ORIGIN, sign: (obj) => signJson(obj as never, ORIGIN, KEY) as never, keyId: KEY.keyId,
+      verifyCertificates: false, ipRangeBlacklist: [], ipRangeWhitelist: [], logger: createLogger('error', () => undefined), now: Date.now,
+    });
+    const pending = c.request(dest(), { method: 'GET', path: '/x' }).catch((e) => e);
+    while (peer.requests.length === 0) await new Promise((r) => setTimeout(r, 5));
+    const started = Date.now();
+    await c.close();
+    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(await pending).toBeInstanceOf(UnreachableError);
+  });
+});
+
 describe('FederationClient.request (TLS)', () => {
   it('refuses a self-signed peer when certificates are verified', async () => {
     const err = await client({ verifyCertificates: true }).request(dest(), { method: 'GET', path: '/x' }).catch((e) => e);
