@@ -71,7 +71,8 @@ export function createAdmission(deps: {
       if (sigs && typeof sigs === 'object') {
         for (const keyId of Object.keys(sigs)) {
           if (!keyId.startsWith('ed25519:')) continue;
-          const key = await keyRing.getVerifyKey(server, keyId);
+          // spec (rooms v5+): the key must have been valid when the event was sent.
+          const key = await keyRing.getVerifyKey(server, keyId, { validAt: pdu.origin_server_ts });
           if (key && verifyEventSignature(pdu, server, keyId, key, version)) {
             ok = true;
             break;
