@@ -160,7 +160,11 @@ export function createFederationSender(deps: {
 
   /** The next transaction for `d` (the one in flight again after a failure), or undefined when there is nothing to send. */
   function nextTxn(d: Destination): InFlight | undefined {
-    if (d.inFlight) return d.inFlight;
+    if (d.inFlight) {
+      // A retry; one left with nothing (its typing EDUs dropped) is not worth sending.
+      if (d.inFlight.lastQueueId !== null || d.inFlight.edus.length) return d.inFlight;
+      d.inFlight = undefined;
+    }
     const persisted = store.getOutboundTxn(d.name);
     const edus = d.pending.splice(0, MAX_EDUS_PER_TXN).map((p) => p.edu);
     if (persisted) {

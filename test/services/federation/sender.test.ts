@@ -378,3 +378,27 @@ describe('createFederationSender on a file database', () => {
     }
   });
 });
+
+describe('createFederationSender with typing alone in a failed transaction', () => {
+  it('sends no empty transaction on retry when only typing was in it', async () => {
+    const store = createSqliteStore({ path: ':memory:' });
+    const peer = await new Peer().start();
+    peer.respond = (n) => (n === 0 ? { status: 503, body: {} } : { status: 200, body: { pdus: {} } });
+    const sender = makeSender(store, plainClient());
+    try {
+      sender.start();
+      sender.enqueueEdu({ edu_type: 'm.typing', content: { t: 1 } }, [peer.name]);
+      await until(() => peer.received.length === 1);
+      await new Promise((r) => setTimeout(r, 80)); // past the 20 ms retry
+      expect(peer.received.length).toBe(1);
+      sender.enqueueEdu({ edu_type: 'm.presence', content: { p: 1 } }, [peer.name]);
+      await until(() => peer.received.length === 2);
+      expect(peer.received[1]!.body.edus).toEqual([{ edu_type: 'm.presence', content: { p: 1 } }]);
+      expect(peer.received[1]!.txnId).not.toBe(peer.received[0]!.txnId);
+    } finally {
+      await sender.stop();
+      await peer.stop();
+      store.close();
+    }
+  });
+});
