@@ -190,3 +190,40 @@ describe('a knock by alias on the resident server', () => {
     void call;
   });
 });
+
+describe('a room shared by both servers, across restarts', () => {
+  it('loses nothing when the knocker\'s server is down: the resident\'s queue resumes once it is back', async () => {
+    const roomId = await knockRoom('11', 'public');
+    expect((await as(B.clientUrl, bob)('POST', `${v3}/join/${enc(roomId)}?server_name=${enc(A.serverName)}`, {})).status).toBe(200);
+    await B.stop();
+    const sent: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await as(A.clientUrl, alice)('PUT', `${v3}/rooms/${enc(roomId)}/send/m.room.message/down${i}`, { msgtype: 'm.text', body: `while down ${i}` });
+      expect(r.status).toBe(200);
+      sent.push(r.body.event_id);
+    }
+    await B.restart();
+    for (const id of sent) {
+      await eventually(`message ${id} on B after its restart`, async () => {
+        const r = await as(B.clientUrl, bob)('GET', `${v3}/rooms/${enc(roomId)}/event/${enc(id)}`);
+        return r.status === 200;
+      });
+    }
+  });
+
+  it('loses nothing when the resident server is killed: what B queued arrives after A restarts', async () => {
+    const roomId = await knockRoom('11', 'public');
+    expect((await as(B.clientUrl, bob)('POST', `${v3}/join/${enc(roomId)}?server_name=${enc(A.serverName)}`, {})).status).toBe(200);
+    await A.kill();
+    const r = await as(B.clientUrl, bob)('PUT', `${v3}/rooms/${enc(roomId)}/send/m.room.message/akilled`, { msgtype: 'm.text', body: 'while A was down' });
+    expect(r.status).toBe(200);
+    await A.restart();
+    await eventually('B\'s message on A after its restart', async () => {
+      const got = await as(A.clientUrl, alice)('GET', `${v3}/rooms/${enc(roomId)}/event/${enc(r.body.event_id)}`);
+      return got.status === 200 && got.body.content.body === 'while A was down';
+    }, 30_000);
+    // Both still agree on the room's members.
+    const members = await as(B.clientUrl, bob)('GET', `${v3}/rooms/${enc(roomId)}/joined_members`);
+    expect(Object.keys(members.body.joined)).toEqual(expect.arrayContaining([alice.userId, bob.userId]));
+  });
+});
