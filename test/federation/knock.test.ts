@@ -110,6 +110,25 @@ describe('POST /knock/{roomIdOrAlias} on a room of another server', () => {
     });
   });
 
+  it('carries typing and read receipts both ways once both servers are in the room', async () => {
+    const typing = await as(A.clientUrl, alice)('PUT', `${v3}/rooms/${enc(roomId)}/typing/${enc(alice.userId)}`, { typing: true, timeout: 10000 });
+    expect(typing.status).toBe(200);
+    await eventually('alice typing on B', async () => {
+      const s = await sync(B.clientUrl, bob);
+      const ev = s.rooms.join[roomId]?.ephemeral?.events?.find((e: any) => e.type === 'm.typing');
+      return ev?.content.user_ids.includes(alice.userId);
+    });
+    const msg = await as(A.clientUrl, alice)('PUT', `${v3}/rooms/${enc(roomId)}/send/m.room.message/t3`, { msgtype: 'm.text', body: 'read me' });
+    await eventually('the message on B', async () => (await as(B.clientUrl, bob)('GET', `${v3}/rooms/${enc(roomId)}/event/${enc(msg.body.event_id)}`)).status === 200);
+    const receipt = await as(B.clientUrl, bob)('POST', `${v3}/rooms/${enc(roomId)}/receipt/m.read/${enc(msg.body.event_id)}`, {});
+    expect(receipt.status).toBe(200);
+    await eventually('bob\'s receipt on A', async () => {
+      const s = await sync(A.clientUrl, alice);
+      const ev = s.rooms.join[roomId]?.ephemeral?.events?.find((e: any) => e.type === 'm.receipt');
+      return ev?.content[msg.body.event_id]?.['m.read']?.[bob.userId];
+    });
+  });
+
   it('tells the knocker\'s server of a denial (kick) when it is not in the room: rooms.knock → rooms.leave, and knocking again works', async () => {
     const fresh = await knockRoom('10', 'knock_restricted');
     const since = (await sync(B.clientUrl, carol)).next_batch;

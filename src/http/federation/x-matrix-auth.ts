@@ -53,6 +53,8 @@ export function requireXMatrix(s: Services): RequestHandler {
         res.locals.origin = origin;
         try {
           s.fedclient.markUp(origin);
+          // A server that talks to us is up: what we queued for it goes now, not after its backoff.
+          s.federationSender.wakeDestination(origin);
         } catch (err) {
           logger.warn('markUp failed', { origin, err });
         }
