@@ -13,6 +13,7 @@ import type { ClientEvent, ClientEventFormatter } from './client-events';
 import type { EventsService, PersistedEvent } from './events';
 import type { MembershipService } from './membership';
 import type { FederationClient } from '../fedclient/client';
+import { queryDirectory } from '../fedclient/api';
 import { relayRemoteError } from './federation/remote-membership';
 
 export interface CreateRoomRequest {
@@ -187,9 +188,7 @@ export function createRoomsService(deps: {
         // spec: server-server-api "Query information" — GET /query/directory on the alias's server.
         let res: { room_id?: unknown; servers?: unknown };
         try {
-          res = await deps.fedclient.request(domain, {
-            method: 'GET', path: '/_matrix/federation/v1/query/directory', query: { room_alias: idOrAlias },
-          });
+          res = await queryDirectory(deps.fedclient, domain, idOrAlias);
         } catch (e) {
           throw relayRemoteError(e, 'resolve the alias');
         }

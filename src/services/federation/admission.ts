@@ -21,6 +21,7 @@ import { roomVersion as lookupRoomVersion, type RoomVersion } from '../../core/r
 import { verifyEventSignature } from '../../core/signing';
 import { stateKey, type Pdu, type StateKey } from '../../core/types';
 import type { FederationClient } from '../../fedclient/client';
+import * as api from '../../fedclient/api';
 import type { Logger } from '../../log';
 import type { Store } from '../../storage/store';
 import type { Admitted, EventsService } from '../events';
@@ -62,7 +63,6 @@ export function createAdmission(deps: {
 }): Admission {
   const { store, events, keyRing, fedclient, serverName } = deps;
   const log = deps.logger.child('admission');
-  const enc = (s: string) => encodeURIComponent(s);
 
   async function checkSignatures(pdu: Pdu, version: RoomVersion): Promise<void> {
     for (const server of requiredSigners(pdu, version)) {
@@ -136,25 +136,18 @@ export function createAdmission(deps: {
   /** Fetches the auth chain of an event whose auth events we lack and stores it as outliers. */
   async function fetchAuthEvents(pdu: Pdu, eventId: string, origin: string, version: RoomVersion): Promise<void> {
     if (pdu.auth_events.every((id) => store.hasEvent(id))) return;
-    const res = await fedclient.request<{ auth_chain?: unknown[] }>(origin, {
-      method: 'GET',
-      path: `/_matrix/federation/v1/event_auth/${enc(pdu.room_id)}/${enc(eventId)}`,
-    });
+    const res: { auth_chain?: unknown[] } = await api.getEventAuth(fedclient, origin, pdu.room_id, eventId);
     if (!Array.isArray(res.auth_chain)) throw new CoreError('forbidden', 'event_auth answer without auth_chain');
     await storeOutliers(res.auth_chain, version);
   }
 
   /** Fetches up to MISSING_EVENTS_LIMIT missing prev events (oldest first) and admits them. */
   async function fetchMissingPrevEvents(pdu: Pdu, eventId: string, origin: string, version: RoomVersion, budget: number): Promise<void> {
-    const res = await fedclient.request<{ events?: unknown[] }>(origin, {
-      method: 'POST',
-      path: `/_matrix/federation/v1/get_missing_events/${enc(pdu.room_id)}`,
-      body: {
-        earliest_events: store.getForwardExtremities(pdu.room_id),
-        latest_events: [eventId],
-        limit: MISSING_EVENTS_LIMIT,
-        min_depth: 0,
-      },
+    const res: { events?: unknown[] } = await api.getMissingEvents(fedclient, origin, pdu.room_id, {
+      earliest_events: store.getForwardExtremities(pdu.room_id),
+      latest_events: [eventId],
+      limit: MISSING_EVENTS_LIMIT,
+      min_depth: 0,
     });
     const got = Array.isArray(res.events) ? res.events.slice(0, MISSING_EVENTS_LIMIT) : [];
     const checked: CheckedPdu[] = [];
@@ -179,18 +172,14 @@ export function createAdmission(deps: {
 
   /** The state before an event after a gap: /state_ids at it, events fetched one by one. */
   async function stateAtGap(pdu: Pdu, eventId: string, origin: string, version: RoomVersion): Promise<Map<StateKey, string>> {
-    const ids = await fedclient.request<{ pdu_ids?: unknown; auth_chain_ids?: unknown }>(origin, {
-      method: 'GET',
-      path: `/_matrix/federation/v1/state_ids/${enc(pdu.room_id)}`,
-      query: { event_id: eventId },
-    });
+    const ids: { pdu_ids?: unknown; auth_chain_ids?: unknown } = await api.getStateIds(fedclient, origin, pdu.room_id, eventId);
     const pduIds = Array.isArray(ids.pdu_ids) ? ids.pdu_ids.filter((x): x is string => typeof x === 'string') : [];
     const authIds = Array.isArray(ids.auth_chain_ids) ? ids.auth_chain_ids.filter((x): x is string => typeof x === 'string') : [];
     const wanted = [...new Set([...authIds, ...pduIds])].filter((id) => !store.hasEvent(id));
     if (wanted.length > MAX_GAP_FETCH) throw new CoreError('forbidden', `State at ${eventId} is too large to fetch`);
     const raws: unknown[] = [];
     for (const id of wanted) {
-      const res = await fedclient.request<{ pdus?: unknown[] }>(origin, { method: 'GET', path: `/_matrix/federation/v1/event/${enc(id)}` });
+      const res: { pdus?: unknown[] } = await api.getEvent(fedclient, origin, id);
       if (Array.isArray(res.pdus) && res.pdus[0]) raws.push(res.pdus[0]);
     }
     await storeOutliers(raws, version);

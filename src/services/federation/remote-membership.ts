@@ -17,6 +17,7 @@ import { STRIPPED_STATE_KEYS, stripEvent } from '../../core/stripped-state';
 import { splitStateKey, stateKey, type JsonObject, type Pdu, type StateKey, type StrippedStateEvent } from '../../core/types';
 import { badJson, forbidden, incompatibleRoomVersion, invalidParam, MatrixError, missingParam, notFound } from '../../errors';
 import { RemoteError, UnreachableError, type FederationClient } from '../../fedclient/client';
+import * as api from '../../fedclient/api';
 import type { Logger } from '../../log';
 import type { Store } from '../../storage/store';
 import type { EventsService, PersistedEvent } from '../events';
@@ -84,7 +85,6 @@ export function createRemoteMembership(deps: {
   const { store, events, admission, fedclient, keys, now } = deps;
   const serverName = keys.serverName;
   const log = deps.logger.child('remote-membership');
-  const enc = (s: string) => encodeURIComponent(s);
   const serverOf = (id: string) => id.slice(id.indexOf(':') + 1);
 
   /** Candidate resident servers, without us, deduplicated, in order. */
@@ -165,20 +165,10 @@ export function createRemoteMembership(deps: {
 
   async function knock(roomId: string, userId: string, servers: readonly string[], content: JsonObject): Promise<PersistedEvent> {
     return viaAny(servers, 'knock', async (server) => {
-      const res = await fedclient.request(server, {
-        method: 'GET',
-        path: `/_matrix/federation/v1/make_knock/${enc(roomId)}/${enc(userId)}`,
-        query: { ver: KNOCK_VERSIONS },
-        ignoreBackoff: true,
-      });
+      const res = await api.makeKnock(fedclient, server, roomId, userId, KNOCK_VERSIONS);
       const { version, pdu, admitted } = fillTemplate(res, roomId, userId, 'knock', content);
       if (!version.knocking) throw incompatibleRoomVersion(version.id);
-      const sent = await fedclient.request<{ knock_room_state?: unknown }>(server, {
-        method: 'PUT',
-        path: `/_matrix/federation/v1/send_knock/${enc(roomId)}/${enc(admitted.eventId)}`,
-        body: pdu,
-        ignoreBackoff: true,
-      });
+      const sent = await api.sendKnock(fedclient, server, roomId, admitted.eventId, pdu);
       const stripped = await toStripped(sent.knock_room_state, version, roomId);
       stripped.push(stripEvent(pdu));
       return events.recordOutOfRoomMembership(pdu, admitted, { strippedState: stripped, servers: [server, ...candidates(servers).filter((s) => s !== server)], roomVersion: version.id });
@@ -187,20 +177,9 @@ export function createRemoteMembership(deps: {
 
   async function join(roomId: string, userId: string, servers: readonly string[], content: JsonObject): Promise<PersistedEvent> {
     return viaAny(servers, 'join', async (server) => {
-      const res = await fedclient.request(server, {
-        method: 'GET',
-        path: `/_matrix/federation/v1/make_join/${enc(roomId)}/${enc(userId)}`,
-        query: { ver: SUPPORTED_ROOM_VERSIONS },
-        ignoreBackoff: true,
-      });
+      const res = await api.makeJoin(fedclient, server, roomId, userId, SUPPORTED_ROOM_VERSIONS);
       const { version, pdu, admitted } = fillTemplate(res, roomId, userId, 'join', content);
-      const sent = await fedclient.request<{ state?: unknown; auth_chain?: unknown; event?: unknown }>(server, {
-        method: 'PUT',
-        path: `/_matrix/federation/v2/send_join/${enc(roomId)}/${enc(admitted.eventId)}`,
-        query: { omit_members: 'false' },
-        body: pdu,
-        ignoreBackoff: true,
-      });
+      const sent: { state?: unknown; auth_chain?: unknown; event?: unknown } = await api.sendJoin(fedclient, server, roomId, admitted.eventId, pdu);
       if (!Array.isArray(sent.state) || !Array.isArray(sent.auth_chain)) {
         throw new MatrixError('M_UNKNOWN', 'send_join answer without state or auth_chain', { status: 502 });
       }
@@ -259,18 +238,9 @@ export function createRemoteMembership(deps: {
   async function leave(roomId: string, userId: string, servers: readonly string[], content: JsonObject): Promise<PersistedEvent> {
     const oor = store.getOutOfRoomMembership(roomId, userId);
     return viaAny(servers, 'leave', async (server) => {
-      const res = await fedclient.request(server, {
-        method: 'GET',
-        path: `/_matrix/federation/v1/make_leave/${enc(roomId)}/${enc(userId)}`,
-        ignoreBackoff: true,
-      });
+      const res = await api.makeLeave(fedclient, server, roomId, userId);
       const { version, pdu, admitted } = fillTemplate(res, roomId, userId, 'leave', content);
-      await fedclient.request(server, {
-        method: 'PUT',
-        path: `/_matrix/federation/v2/send_leave/${enc(roomId)}/${enc(admitted.eventId)}`,
-        body: pdu,
-        ignoreBackoff: true,
-      });
+      await api.sendLeave(fedclient, server, roomId, admitted.eventId, pdu);
       return events.recordOutOfRoomMembership(pdu, admitted, { strippedState: null, servers: oor?.servers ?? [server], roomVersion: version.id });
     });
   }
@@ -289,11 +259,8 @@ export function createRemoteMembership(deps: {
   async function sendInvite(pdu: Pdu, eventId: string, version: RoomVersion): Promise<Pdu> {
     const target = serverOf(pdu.state_key!);
     try {
-      const res = await fedclient.request<{ event?: unknown }>(target, {
-        method: 'PUT',
-        path: `/_matrix/federation/v2/invite/${enc(pdu.room_id)}/${enc(eventId)}`,
-        body: { room_version: version.id, event: pdu, invite_room_state: roomStateForGuests(pdu.room_id).map(stripEvent) },
-        ignoreBackoff: true,
+      const res: { event?: unknown } = await api.invite(fedclient, target, pdu.room_id, eventId, {
+        room_version: version.id, event: pdu, invite_room_state: roomStateForGuests(pdu.room_id).map(stripEvent) as never,
       });
       const back = res.event as Pdu | undefined;
       if (!back || typeof back !== 'object') throw new MatrixError('M_UNKNOWN', `${target} answered the invite without an event`, { status: 502 });
