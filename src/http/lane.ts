@@ -200,7 +200,9 @@ export function send(res: ServerResponse, status: number, body: unknown, headers
 
 function fail(req: IncomingMessage, res: ServerResponse, err: unknown, logger: Logger): void {
   const m = toMatrixError(err);
-  if (m.status >= 500) logger.error('request failed', { method: req.method, path: req.url, err });
-  else logger.debug('request refused', { method: req.method, path: req.url, errcode: m.errcode });
+  // The path only: the query may carry `access_token` (design §3.8: never a token in the log).
+  const path = (req.url ?? '').split('?', 1)[0];
+  if (m.status >= 500) logger.error('request failed', { method: req.method, path, err });
+  else logger.debug('request refused', { method: req.method, path, errcode: m.errcode });
   send(res, m.status, m.body(), m.headers);
 }

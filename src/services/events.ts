@@ -15,7 +15,7 @@ import { badJson, forbidden, notFound, tooLarge } from '../errors';
 import type { Logger } from '../log';
 import type { Store, StoredEvent } from '../storage/store';
 import type { KeyService } from './keys';
-import type { FederationSender } from './federation/sender';
+import { remoteServersInRoom as serversWithJoinedMembers, type FederationSender } from './federation/sender';
 import type { Notifier } from './notifier';
 
 /** A room state, read key by key (a Map, or the current_state table). */
@@ -268,10 +268,7 @@ export function createEventsService(deps: {
   function remoteServersInRoom(roomId: string): string[] {
     let servers = roomServers.get(roomId);
     if (!servers) {
-      const set = new Set<string>();
-      for (const m of store.getRoomMembers(roomId)) if (m.membership === 'join') set.add(serverOf(m.userId));
-      set.delete(keys.serverName);
-      servers = [...set];
+      servers = serversWithJoinedMembers(store, roomId, keys.serverName);
       if (roomServers.size > 10_000) roomServers.clear();
       roomServers.set(roomId, servers);
     }

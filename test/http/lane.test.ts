@@ -110,3 +110,14 @@ describe('fast lane: knock endpoints', () => {
     expect(res.headers.get('access-control-allow-origin')).toBe('*');
   });
 });
+
+describe('the lane\'s log lines', () => {
+  it('never carry an access token given in the query, even at debug level', async () => {
+    // A refused knock (body not JSON) is logged at debug with its path.
+    const res = await call(s.url, 'POST', `${knockPath()}?access_token=${knocker.accessToken}`, { rawBody: '{not json' });
+    expect(res.status).toBe(400);
+    const lines = s.logs.filter((l) => l.includes('request refused'));
+    expect(lines.length).toBeGreaterThan(0);
+    expect(s.logs.join('\n')).not.toContain(knocker.accessToken);
+  });
+});
