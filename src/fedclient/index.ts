@@ -74,10 +74,12 @@ export function createFederationClient(opts: FederationClientOptions): Federatio
     whitelist: opts.ipRangeWhitelist,
     ...(opts.dnsLookup ? { dnsLookup: opts.dnsLookup } : {}),
   });
-  const agent = createAgent({ verifyCertificates: opts.verifyCertificates, extraCaCerts: opts.extraCaCerts, guard });
+  // The Agent (and undici with it) is made on the first request.
+  let agentInstance: ReturnType<typeof createAgent> | undefined;
+  const agent = () => (agentInstance ??= createAgent({ verifyCertificates: opts.verifyCertificates, extraCaCerts: opts.extraCaCerts, guard }));
   const resolver = createServerResolver({
     resolveSrv: opts.resolveSrv ?? ((name) => dnsPromises.resolveSrv(name)),
-    fetchWellKnown: (hostname) => fetchWellKnownUrl(agent, `https://${hostname}/.well-known/matrix/server`),
+    fetchWellKnown: (hostname) => fetchWellKnownUrl(agent(), `https://${hostname}/.well-known/matrix/server`),
     now: opts.now,
     random,
   });
@@ -125,7 +127,7 @@ export function createFederationClient(opts: FederationClientOptions): Federatio
     let raw: Buffer;
     let contentType: string | string[] | undefined;
     try {
-      const res = await agent.request({
+      const res = await agent().request({
         origin: `https://${hostForUrl(target.host)}:${target.port}`,
         path: uri,
         method: req.method,
@@ -196,9 +198,9 @@ export function createFederationClient(opts: FederationClientOptions): Federatio
         const grace = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), CLOSE_GRACE_MS)));
         const outcome = await Promise.race([Promise.allSettled([...inFlight]).then(() => 'settled' as const), grace]);
         clearTimeout(timer);
-        if (outcome === 'timeout') return agent.destroy();
+        if (outcome === 'timeout') return agentInstance?.destroy();
       }
-      await agent.close();
+      await agentInstance?.close();
     },
   };
 }

@@ -6,7 +6,7 @@
  */
 import { isIP } from 'node:net';
 import tls from 'node:tls';
-import { Agent, buildConnector, type Dispatcher } from 'undici';
+import type { Agent, Dispatcher } from 'undici';
 import { AddressRefusedError, type AddressGuard } from './address-guard';
 
 export const CONNECT_TIMEOUT_MS = 10_000;
@@ -18,6 +18,10 @@ export const WELL_KNOWN_MAX_BYTES = 50 * 1024;
 export const WELL_KNOWN_MAX_REDIRECTS = 5;
 
 export function createAgent(opts: { verifyCertificates: boolean; extraCaCerts?: readonly string[] | undefined; guard: AddressGuard }): Agent {
+  // Loaded on first use, not at start-up: requiring undici costs ~60 ms, and a server that never
+  // federates (the usual local test homeserver) should not pay it.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { Agent, buildConnector } = require('undici') as typeof import('undici');
   const ca = opts.extraCaCerts?.length ? [...tls.rootCertificates, ...opts.extraCaCerts] : undefined;
   const connector = buildConnector({
     rejectUnauthorized: opts.verifyCertificates,
