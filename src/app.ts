@@ -95,7 +95,7 @@ export function createHomeserver(config: Config, opts: HomeserverOptions = {}): 
   });
   const visibility = createVisibilityService({ store, events });
   const roomReads = createRoomReadsService({ store, events, clientEvents, visibility });
-  const directory = createDirectoryService({ store, events, visibility, serverName: config.serverName, logger });
+  const directory = createDirectoryService({ store, events, visibility, serverName: config.serverName, logger, fedclient });
   const profile = createProfileService({ store, membership });
   const pushRules = createPushRulesService({ store, notifier });
   const presence = createPresenceService({ store, notifier, now });

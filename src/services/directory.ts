@@ -13,6 +13,9 @@ import type { Logger } from '../log';
 import type { Store } from '../storage/store';
 import type { EventsService } from './events';
 import type { VisibilityService } from './visibility';
+import type { FederationClient } from '../fedclient/client';
+import { publicRooms as remotePublicRooms, queryDirectory } from '../fedclient/api';
+import { relayRemoteError } from './federation/remote-membership';
 
 export type DirectoryVisibility = 'public' | 'private';
 
@@ -51,6 +54,8 @@ export interface DirectoryService {
   setAlias(userId: string, alias: string, roomId: string): void;
   /** GET /directory/room/{roomAlias}. */
   resolveAlias(alias: string): { room_id: string; servers: string[] };
+  /** GET /directory/room/{alias}: ours from the store, another server's through its /query/directory. */
+  lookupAlias(alias: string): Promise<{ room_id: string; servers: string[] }>;
   /** DELETE /directory/room/{roomAlias}. */
   deleteAlias(userId: string, alias: string): void;
   /** GET /rooms/{roomId}/aliases: members (or anyone in a world_readable room). */
@@ -58,6 +63,8 @@ export interface DirectoryService {
   getVisibility(roomId: string): { visibility: DirectoryVisibility };
   setVisibility(userId: string, roomId: string, visibility: DirectoryVisibility): void;
   publicRooms(q: PublicRoomsQuery): PublicRoomsResponse;
+  /** /publicRooms with `server`: another server's directory through its federation /publicRooms. */
+  listPublicRooms(q: PublicRoomsQuery): Promise<PublicRoomsResponse>;
 }
 
 const DIRECTORY_TOKEN = /^o(\d{1,9})$/;
@@ -68,6 +75,8 @@ export function createDirectoryService(deps: {
   visibility: VisibilityService;
   serverName: string;
   logger: Logger;
+  /** Outbound federation: other servers' aliases and room directories. */
+  fedclient?: FederationClient;
 }): DirectoryService {
   const { store, events, visibility, serverName } = deps;
   const log = deps.logger.child('directory');
@@ -119,10 +128,7 @@ export function createDirectoryService(deps: {
 
   function resolveAlias(alias: string) {
     if (!isValidRoomAlias(alias)) throw invalidParam(`Invalid room alias: ${alias}`);
-    if (parseRoomAlias(alias)!.serverName !== serverName) {
-      // Remote aliases are resolved over federation (query/directory), which is not built yet.
-      throw notFound(`Room alias ${alias} not found (remote aliases cannot be resolved yet)`);
-    }
+    if (parseRoomAlias(alias)!.serverName !== serverName) throw notFound(`Room alias ${alias} is not on this server`);
     const a = store.getAlias(alias);
     if (!a) throw notFound(`Room alias ${alias} not found`);
     return { room_id: a.roomId, servers: serversFor(a.roomId) };
@@ -229,7 +235,7 @@ export function createDirectoryService(deps: {
   function publicRooms(q: PublicRoomsQuery): PublicRoomsResponse {
     if (q.server !== undefined && q.server !== serverName) {
       if (!isValidServerName(q.server)) throw invalidParam(`Invalid server name: ${q.server}`);
-      throw notFound(`Listing the room directory of ${q.server} is not supported yet (no federation)`);
+      throw notFound(`The room directory of ${q.server} is listed by listPublicRooms`);
     }
     let offset = 0;
     if (q.since !== undefined) {
@@ -253,5 +259,30 @@ export function createDirectoryService(deps: {
     return res;
   }
 
-  return { setAlias, resolveAlias, deleteAlias, localAliases, getVisibility, setVisibility, publicRooms };
+  async function lookupAlias(alias: string) {
+    if (!isValidRoomAlias(alias)) throw invalidParam(`Invalid room alias: ${alias}`);
+    const domain = parseRoomAlias(alias)!.serverName;
+    if (domain === serverName || !deps.fedclient) return resolveAlias(alias);
+    try {
+      const res = await queryDirectory(deps.fedclient, domain, alias);
+      if (typeof res.room_id !== 'string') throw notFound(`Room alias ${alias} not found`);
+      const servers = Array.isArray(res.servers) ? res.servers.filter((x): x is string => typeof x === 'string') : [domain];
+      return { room_id: res.room_id, servers };
+    } catch (e) {
+      throw relayRemoteError(e, 'resolve the alias');
+    }
+  }
+
+  async function listPublicRooms(q: PublicRoomsQuery): Promise<PublicRoomsResponse> {
+    if (q.server === undefined || q.server === serverName || !deps.fedclient) return publicRooms(q);
+    if (!isValidServerName(q.server)) throw invalidParam(`Invalid server name: ${q.server}`);
+    const { server, ...params } = q;
+    try {
+      return (await remotePublicRooms(deps.fedclient, server, params as never)) as unknown as PublicRoomsResponse;
+    } catch (e) {
+      throw relayRemoteError(e, 'list the room directory');
+    }
+  }
+
+  return { setAlias, resolveAlias, lookupAlias, deleteAlias, localAliases, getVisibility, setVisibility, publicRooms, listPublicRooms };
 }

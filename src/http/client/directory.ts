@@ -24,8 +24,8 @@ export function directoryRoutes(r: Router, s: Services): void {
     res.json({});
   });
 
-  r.get(clientPaths('/directory/room/:roomAlias'), optionalAuth, (req, res) => {
-    res.json(s.directory.resolveAlias(p(req, 'roomAlias')));
+  r.get(clientPaths('/directory/room/:roomAlias'), optionalAuth, async (req, res) => {
+    res.json(await s.directory.lookupAlias(p(req, 'roomAlias')));
   });
 
   r.delete(clientPaths('/directory/room/:roomAlias'), auth, (req, res) => {
@@ -49,14 +49,14 @@ export function directoryRoutes(r: Router, s: Services): void {
     res.json({});
   });
 
-  r.get(clientPaths('/publicRooms'), optionalAuth, (req, res) => {
+  r.get(clientPaths('/publicRooms'), optionalAuth, async (req, res) => {
     res.json(
-      s.directory.publicRooms({ limit: queryInt(req, 'limit'), since: queryString(req, 'since'), server: queryString(req, 'server') }),
+      await s.directory.listPublicRooms({ limit: queryInt(req, 'limit'), since: queryString(req, 'since'), server: queryString(req, 'server') }),
     );
   });
 
-  r.post(clientPaths('/publicRooms'), auth, (req, res) => {
+  r.post(clientPaths('/publicRooms'), auth, async (req, res) => {
     const body = assertValid<PublicRoomsQuery>('public-rooms-query', bodyOf(req));
-    res.json(s.directory.publicRooms({ ...body, server: queryString(req, 'server') }));
+    res.json(await s.directory.listPublicRooms({ ...body, server: queryString(req, 'server') }));
   });
 }
