@@ -15,7 +15,7 @@ import type { EventsService } from './events';
 import type { VisibilityService } from './visibility';
 import type { FederationClient } from '../fedclient/client';
 import { publicRooms as remotePublicRooms, queryDirectory } from '../fedclient/api';
-import { relayRemoteError } from './federation/remote-membership';
+import { relayRemoteError } from './federation/remote-errors';
 
 export type DirectoryVisibility = 'public' | 'private';
 

@@ -14,7 +14,7 @@ import type { EventsService, PersistedEvent } from './events';
 import type { MembershipService } from './membership';
 import type { FederationClient } from '../fedclient/client';
 import { queryDirectory } from '../fedclient/api';
-import { relayRemoteError } from './federation/remote-membership';
+import { relayRemoteError } from './federation/remote-errors';
 
 export interface CreateRoomRequest {
   visibility?: 'public' | 'private';

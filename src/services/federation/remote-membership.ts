@@ -16,7 +16,8 @@ import { signJson } from '../../core/signing';
 import { STRIPPED_STATE_KEYS, stripEvent } from '../../core/stripped-state';
 import { splitStateKey, stateKey, type JsonObject, type Pdu, type StateKey, type StrippedStateEvent } from '../../core/types';
 import { badJson, forbidden, incompatibleRoomVersion, invalidParam, MatrixError, missingParam, notFound } from '../../errors';
-import { RemoteError, UnreachableError, type FederationClient } from '../../fedclient/client';
+import { RemoteError, type FederationClient } from '../../fedclient/client';
+import { relayRemoteError } from './remote-errors';
 import * as api from '../../fedclient/api';
 import type { Logger } from '../../log';
 import type { Store } from '../../storage/store';
@@ -49,28 +50,6 @@ export interface RemoteMembership {
   sendLeave(origin: string, roomId: string, eventId: string, body: unknown): Promise<JsonObject>;
   /** PUT /v2/invite on the invitee's server (us): checks, countersigns, records the invite. */
   receiveInvite(origin: string, roomId: string, eventId: string, body: unknown): Promise<JsonObject>;
-}
-
-/** Remote errcodes relayed to our client as they are (design §3.2); others become 502. */
-const RELAYED: ReadonlySet<string> = new Set([
-  'M_FORBIDDEN', 'M_NOT_FOUND', 'M_INCOMPATIBLE_ROOM_VERSION', 'M_UNSUPPORTED_ROOM_VERSION', 'M_BAD_JSON',
-  'M_INVALID_PARAM', 'M_LIMIT_EXCEEDED', 'M_UNABLE_TO_AUTHORISE_JOIN', 'M_UNABLE_TO_GRANT_JOIN', 'M_MISSING_PARAM',
-  'M_INVITE_BLOCKED',
-]);
-
-/** The MatrixError our client sees for a failed call to a remote server. */
-export function relayRemoteError(e: unknown, what: string): MatrixError {
-  if (e instanceof RemoteError && e.errcode && RELAYED.has(e.errcode)) {
-    const body = (e.body && typeof e.body === 'object' ? e.body : {}) as Record<string, unknown>;
-    const extra: Record<string, unknown> = {};
-    if (typeof body.room_version === 'string') extra.room_version = body.room_version;
-    if (typeof body.retry_after_ms === 'number') extra.retry_after_ms = body.retry_after_ms;
-    const status = e.status >= 400 && e.status < 500 ? e.status : undefined;
-    return new MatrixError(e.errcode as never, e.remoteMessage ?? `${what} refused by ${e.destination}`, { status, extra });
-  }
-  if (e instanceof MatrixError) return e;
-  const detail = e instanceof RemoteError || e instanceof UnreachableError ? e.message : (e as Error)?.message ?? String(e);
-  return new MatrixError('M_UNKNOWN', `Failed to ${what} via any server: ${detail}`, { status: 502 });
 }
 
 export function createRemoteMembership(deps: {
