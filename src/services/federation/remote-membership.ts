@@ -18,6 +18,7 @@ import { splitStateKey, stateKey, type JsonObject, type Pdu, type StateKey, type
 import { badJson, forbidden, incompatibleRoomVersion, invalidParam, MatrixError, missingParam, notFound } from '../../errors';
 import { RemoteError, type FederationClient } from '../../fedclient/client';
 import { relayRemoteError } from './remote-errors';
+import { requireServerAllowed } from './acl';
 import * as api from '../../fedclient/api';
 import type { Logger } from '../../log';
 import type { Store } from '../../storage/store';
@@ -268,6 +269,7 @@ export function createRemoteMembership(deps: {
   function makeMembership(origin: string, roomId: string, userId: string, kind: RemoteMembershipKind, versions: readonly string[] | undefined): MakeMembershipResponse {
     requireUserOnOrigin(origin, userId);
     const version = residentVersion(roomId);
+    requireServerAllowed(store, roomId, origin);
     if (kind === 'knock' && versions === undefined) throw missingParam('Missing ver parameter');
     const supported = versions ?? (kind === 'join' ? ['1'] : undefined);
     if (supported && !supported.includes(version.id)) throw incompatibleRoomVersion(version.id);
@@ -281,6 +283,7 @@ export function createRemoteMembership(deps: {
   /** What send_join/send_knock/send_leave share: the checks before auth, then the one door. */
   async function acceptMembership(origin: string, roomId: string, eventId: string, body: unknown, kind: RemoteMembershipKind) {
     const version = residentVersion(roomId);
+    requireServerAllowed(store, roomId, origin);
     if (!body || typeof body !== 'object' || Array.isArray(body)) throw badJson('Body must be a PDU');
     const raw = body as Pdu;
     let computed: string;
@@ -357,6 +360,7 @@ export function createRemoteMembership(deps: {
     if (typeof b.room_version !== 'string' || !b.event || typeof b.event !== 'object') throw badJson('room_version and event are required');
     const version = lookupRoomVersion(b.room_version);
     if (!version || !SUPPORTED_ROOM_VERSIONS.includes(b.room_version)) throw incompatibleRoomVersion(b.room_version);
+    requireServerAllowed(store, roomId, origin);
     const raw = b.event as Pdu;
     let computed: string;
     try {

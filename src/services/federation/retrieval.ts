@@ -20,6 +20,7 @@
  * Queries (query.yaml, public_rooms.yaml, user_devices.yaml, user_keys.yaml): room aliases,
  * profiles, the published room directory and device keys, for local resources only.
  */
+import { requireServerAllowed } from './acl';
 import { isValidRoomAlias, isValidUserId, parseRoomAlias, serverNameOf } from '../../core/ids';
 import { redactEvent } from '../../core/redaction';
 import type { RoomVersion } from '../../core/room-versions';
@@ -188,6 +189,7 @@ export function createFederationRetrieval(deps: {
 
   /** The access rule for the endpoints anchored on one event. */
   function requireAccess(origin: string, ev: StoredEvent) {
+    requireServerAllowed(store, ev.roomId, origin);
     const view = serverView(origin, ev.roomId);
     if (!view.joinedNow && !view.maySee(ev)) {
       log.info('federation read refused', { origin, roomId: ev.roomId, eventId: ev.eventId });
@@ -198,6 +200,7 @@ export function createFederationRetrieval(deps: {
 
   /** The room-wide access rule (backfill, get_missing_events): a user of the origin is joined now. */
   function requireJoined(origin: string, roomId: string) {
+    requireServerAllowed(store, roomId, origin);
     const view = serverView(origin, roomId);
     if (!view.joinedNow) {
       log.info('federation read refused', { origin, roomId });

@@ -15,6 +15,7 @@
  *   and `m.signing_key_update` accepted and ignored (no remote device-list cache); unknown types
  *   ignored. A malformed EDU is skipped.
  */
+import { serverAllowedInRoom } from './acl';
 import { eventIdFor } from '../../core/event-id';
 import { serverNameOf } from '../../core/ids';
 import { roomVersion } from '../../core/room-versions';
@@ -87,6 +88,11 @@ export function createTransactionsService(deps: {
       [...byRoom.values()].map(async (list) => {
         for (const pdu of list) {
           const name = nameOf(pdu);
+          if (!serverAllowedInRoom(store, pdu.room_id as string, origin)) {
+            // spec "Server ACLs": ignored, with an error for its event ID.
+            if (name !== undefined) results[name] = { error: 'Server is denied by the room ACL' };
+            continue;
+          }
           try {
             const eventId = await admission.receivePdu(pdu, origin);
             results[eventId] = {};
@@ -103,12 +109,13 @@ export function createTransactionsService(deps: {
   function receiveTyping(origin: string, c: Record<string, unknown>): void {
     const { room_id: roomId, user_id: userId, typing: isTyping } = c;
     if (typeof roomId !== 'string' || typeof userId !== 'string' || typeof isTyping !== 'boolean') return;
+    if (!serverAllowedInRoom(store, roomId, origin)) return;
     if (!typing.applyRemoteTyping(origin, roomId, userId, isTyping)) log.debug('typing EDU ignored', { origin, roomId, userId });
   }
 
   function receiveReceipts(origin: string, c: Record<string, unknown>): void {
     for (const [roomId, byType] of Object.entries(c)) {
-      if (!isObject(byType)) continue;
+      if (!isObject(byType) || !serverAllowedInRoom(store, roomId, origin)) continue;
       for (const [receiptType, byUser] of Object.entries(byType)) {
         if (!isObject(byUser)) continue;
         for (const [userId, receipt] of Object.entries(byUser)) {

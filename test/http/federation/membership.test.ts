@@ -255,3 +255,49 @@ describe('PUT /_matrix/federation/v1/send/{txnId} with PDUs that fail the receip
     expect(s.hs.store.getEvent(id)).toBeUndefined();
   });
 });
+
+describe('the room\'s server ACL (server-server-api "Server Access Control Lists")', () => {
+  let room: string;
+  let joinedEvent: string;
+  beforeAll(async () => {
+    room = await createRoom('11', 'public');
+    const { pdu, eventId } = await signedMembership(room, '@acl:remote.test', 'join');
+    expect((await remote.request('PUT', `${V2}/send_join/${enc(room)}/${enc(eventId)}`, pdu)).status).toBe(200);
+    joinedEvent = eventId;
+    const acl = await as(s.url, alice)('PUT', `${v3}/rooms/${enc(room)}/state/m.room.server_acl`, { allow: ['*'], deny: ['remote.test'] });
+    expect(acl.status).toBe(200);
+  });
+
+  it('answers 403 M_FORBIDDEN to make_join, make_knock and make_leave of a denied server', async () => {
+    for (const path of [
+      `${V1}/make_join/${enc(room)}/${enc('@x:remote.test')}?${ALL}`,
+      `${V1}/make_knock/${enc(room)}/${enc('@x:remote.test')}?${ALL}`,
+      `${V1}/make_leave/${enc(room)}/${enc('@acl:remote.test')}`,
+    ]) {
+      const res = await remote.request('GET', path);
+      expect(res.status).toBe(403);
+      expect(res.body.errcode).toBe('M_FORBIDDEN');
+    }
+  });
+
+  it('answers 403 to state_ids, event_auth, backfill and get_missing_events of a denied server', async () => {
+    for (const [method, path, body] of [
+      ['GET', `${V1}/state_ids/${enc(room)}?event_id=${enc(joinedEvent)}`],
+      ['GET', `${V1}/event_auth/${enc(room)}/${enc(joinedEvent)}`],
+      ['GET', `${V1}/backfill/${enc(room)}?v=${enc(joinedEvent)}&limit=5`],
+      ['POST', `${V1}/get_missing_events/${enc(room)}`, { earliest_events: [], latest_events: [joinedEvent] }],
+    ] as Array<[string, string, unknown?]>) {
+      const res = await remote.request(method, path, body);
+      expect([path, res.status]).toEqual([path, 403]);
+    }
+  });
+
+  it('ignores PDUs of a denied server in /send, with an error for each', async () => {
+    const pdu = remote.signEvent(s.hs.services.events.buildEvent(room, { type: 'm.room.message', sender: '@acl:remote.test', content: { msgtype: 'm.text', body: 'denied' } }), '11');
+    const id = eventIdFor(pdu, roomVersion('11')!);
+    const res = await remote.request('PUT', `${V1}/send/acl1`, { origin: remote.serverName, origin_server_ts: Date.now(), pdus: [pdu] });
+    expect(res.status).toBe(200);
+    expect(res.body.pdus[id].error).toMatch(/ACL/);
+    expect(s.hs.store.getEvent(id)).toBeUndefined();
+  });
+});
