@@ -16,6 +16,9 @@ import { createAgent, fetchWellKnownUrl, readBodyCapped, ResponseTooLargeError }
 
 export * from './client';
 
+/** How long after start-up the Agent is made (see createFederationClient). */
+const WARM_UP_DELAY_MS = 250;
+
 export const DEFAULT_TIMEOUT_MS = 30_000;
 export const DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
 /** How long close() lets in-flight requests finish before destroying their connections. */
@@ -76,7 +79,13 @@ export function createFederationClient(opts: FederationClientOptions): Federatio
   });
   // The Agent (and undici with it) is made on the first request.
   let agentInstance: ReturnType<typeof createAgent> | undefined;
+  let closed = false;
   const agent = () => (agentInstance ??= createAgent({ verifyCertificates: opts.verifyCertificates, extraCaCerts: opts.extraCaCerts, guard }));
+  // ...but made soon after start-up, off the path to "ready": requiring undici takes ~60 ms, which
+  // a server's first federation request (and its peer's key fetch back) would otherwise wait for.
+  setTimeout(() => {
+    if (!closed) agent();
+  }, WARM_UP_DELAY_MS).unref();
   const resolver = createServerResolver({
     resolveSrv: opts.resolveSrv ?? ((name) => dnsPromises.resolveSrv(name)),
     fetchWellKnown: (hostname) => fetchWellKnownUrl(agent(), `https://${hostname}/.well-known/matrix/server`),
@@ -193,6 +202,7 @@ export function createFederationClient(opts: FederationClientOptions): Federatio
     // Graceful for a moment, then in-flight requests fail (as unreachable) rather than hold up shutdown.
     // (undici's close() followed by destroy() does not abort requests, hence the own bookkeeping.)
     close: async () => {
+      closed = true;
       if (inFlight.size > 0) {
         let timer: NodeJS.Timeout | undefined;
         const grace = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), CLOSE_GRACE_MS)));
