@@ -202,6 +202,8 @@ export interface Store {
   getClientTxnForEvent(eventId: string): { userId: string; deviceId: string; txnId: string } | undefined;
   getFederationTxn(origin: string, txnId: string): string | undefined;
   insertFederationTxn(origin: string, txnId: string, responseJson: string, ts: number): void;
+  /** Forgets inbound transactions received before `olderThanTs`; returns how many. */
+  pruneFederationTxns(olderThanTs: number): number;
 }
 
 // Filters, account data, receipts, to-device, E2E keys, device lists (/sync's per-user data).

@@ -50,6 +50,10 @@ const MAX_ERROR_LENGTH = 500;
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/** Inbound transaction answers are kept this long for replays, pruned at most this often. */
+export const TXN_RETENTION_MS = 24 * 60 * 60 * 1000;
+const TXN_PRUNE_INTERVAL_MS = 60 * 60 * 1000;
+
 export function createTransactionsService(deps: {
   store: Store;
   admission: Pick<Admission, 'receivePdu'>;
@@ -61,6 +65,7 @@ export function createTransactionsService(deps: {
 }): TransactionsService {
   const { store, admission, typing, receipts, toDevice, now } = deps;
   const log = deps.logger.child('federation-transactions');
+  let lastPrune = now();
   /** Transactions being processed, by origin and txnId: a concurrent retry shares the result. */
   const inProgress = new Map<string, Promise<TransactionResult>>();
 
@@ -178,7 +183,14 @@ export function createTransactionsService(deps: {
       }
     }
     const response: TransactionResult = { pdus: results };
-    store.transaction(() => store.insertFederationTxn(origin, txnId, JSON.stringify(response), now()));
+    store.transaction(() => {
+      store.insertFederationTxn(origin, txnId, JSON.stringify(response), now());
+      // A sender retries a transaction for minutes, not days: older answers need not be kept.
+      if (now() - lastPrune > TXN_PRUNE_INTERVAL_MS) {
+        lastPrune = now();
+        store.pruneFederationTxns(now() - TXN_RETENTION_MS);
+      }
+    });
     log.debug('transaction received', { origin, txnId, pdus: txn.pdus.length, edus: txn.edus?.length ?? 0 });
     return response;
   }

@@ -233,6 +233,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     aliasesForRoom: db.prepare('SELECT * FROM room_aliases WHERE room_id = ? ORDER BY alias'),
     getFedTxn: db.prepare('SELECT response_json FROM federation_txns WHERE origin = ? AND txn_id = ?').pluck(),
     insertFedTxn: db.prepare('INSERT OR REPLACE INTO federation_txns (origin, txn_id, response_json, ts) VALUES (?, ?, ?, ?)'),
+    pruneFedTxns: db.prepare('DELETE FROM federation_txns WHERE ts < ?'),
   };
 
   const toEvent = (r: Row): StoredEvent => {
@@ -770,6 +771,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     },
     getAliasesForRoom: (roomId) => (q.aliasesForRoom.all(roomId) as Row[]).map(toAlias),
     getFederationTxn: (origin, txnId) => q.getFedTxn.get(origin, txnId) as string | undefined,
+    pruneFederationTxns: (olderThanTs) => q.pruneFedTxns.run(olderThanTs).changes,
     insertFederationTxn: (origin, txnId, json, ts) => {
       q.insertFedTxn.run(origin, txnId, json, ts);
     },

@@ -3,7 +3,7 @@
  * "Transactions", transactions.yaml) with a stand-in admission step, on SQLite :memory:.
  */
 import { createLogger } from '../../../src/log';
-import { createTransactionsService, type TransactionsService } from '../../../src/services/federation/transactions';
+import { createTransactionsService, TXN_RETENTION_MS, type TransactionsService } from '../../../src/services/federation/transactions';
 import type { ReceiptsService } from '../../../src/services/receipts';
 import type { ToDeviceService } from '../../../src/services/to-device';
 import type { TypingService } from '../../../src/services/typing';
@@ -12,7 +12,7 @@ import type { Store } from '../../../src/storage/store';
 
 const unused = new Proxy({}, { get: () => () => { throw new Error('not expected in this test'); } });
 
-function setUp(receivePdu: (pdu: any, origin: string) => Promise<string>): { store: Store; service: TransactionsService } {
+function setUp(receivePdu: (pdu: any, origin: string) => Promise<string>, now: () => number = Date.now): { store: Store; service: TransactionsService } {
   const store = createSqliteStore({ path: ':memory:' });
   const service = createTransactionsService({
     store,
@@ -21,7 +21,7 @@ function setUp(receivePdu: (pdu: any, origin: string) => Promise<string>): { sto
     receipts: unused as ReceiptsService,
     toDevice: unused as ToDeviceService,
     logger: createLogger('error', () => undefined),
-    now: Date.now,
+    now,
   });
   return { store, service };
 }
@@ -85,6 +85,23 @@ describe('receiveTransaction', () => {
     try {
       await expect(service.receiveTransaction('x', 't', { origin: 'y', pdus: [] })).rejects.toMatchObject({ errcode: 'M_BAD_JSON', status: 400 });
       expect(store.getFederationTxn('x', 't')).toBeUndefined();
+    } finally {
+      store.close();
+    }
+  });
+});
+
+describe('receiveTransaction: stored answers', () => {
+  it('forgets answers older than a day (checked at most hourly), so the table does not grow forever', async () => {
+    let t = 1_000_000_000_000;
+    const { store, service } = setUp(async () => '$e', () => t);
+    try {
+      await service.receiveTransaction('x', 'old', { origin: 'x', pdus: [] });
+      expect(store.getFederationTxn('x', 'old')).toBeDefined();
+      t += TXN_RETENTION_MS + 2 * 60 * 60 * 1000;
+      await service.receiveTransaction('x', 'new', { origin: 'x', pdus: [] });
+      expect(store.getFederationTxn('x', 'old')).toBeUndefined();
+      expect(store.getFederationTxn('x', 'new')).toBeDefined();
     } finally {
       store.close();
     }
