@@ -5,10 +5,15 @@
  *   1. a valid event for the room's version (format, sizes, strict canonical JSON) — else dropped;
  *   2. the signatures of every server that must sign it — else dropped;
  *   3. the content hash — else the redacted copy goes on;
- *   4. its auth events present (fetched with /event_auth when not) — ingest then runs the auth
- *      rules against them, against the state before it, and (soft failure) the current state;
- *   5. its prev events present (fetched with /get_missing_events, bounded), else the state at the
- *      gap from /state_ids and /event.
+ *   4. its prev events present (fetched with /get_missing_events, bounded: "Backfilling and
+ *      retrieving missing events"), else the state at the gap from /state_ids and /event;
+ *   5. its auth events present (fetched with /event_auth when they are still missing:
+ *      "Retrieving event authorization information") — ingest then runs the auth rules against
+ *      them, against the state before it, and (soft failure) the current state.
+ * (Prev events first, as Synapse does: the missing ones usually bring the auth events with them.)
+ * Every answer of the origin is untrusted: events that fail checks 1–2 are dropped, an answer
+ * larger than the bounds below is refused, and a state at a gap without the room's create event
+ * is not used (the PDU is refused, nothing stored, so a later good copy can still be accepted).
  * Nothing here writes a room event except through `events.ingest` / `events.ingestOutlier`.
  */
 import { canonicalJson } from '../../core/canonical-json';
@@ -43,15 +48,23 @@ export interface Admission {
   checkPdu(raw: unknown, version: RoomVersion): Promise<CheckedPdu>;
   /**
    * Stores events received as a room's state and auth chain (send_join, /state) as outliers, in
-   * auth order, each checked; drops the ones that fail checks 1–2. Returns them by event ID.
+   * auth order, each checked; drops the ones that fail checks 1–2, those of another room than
+   * `roomId` (when given) and those whose auth events are not known. Returns them by event ID.
    */
-  storeOutliers(raws: readonly unknown[], version: RoomVersion): Promise<Map<string, Pdu>>;
+  storeOutliers(raws: readonly unknown[], version: RoomVersion, roomId?: string): Promise<Map<string, Pdu>>;
 }
 
 /** How many missing prev events one PDU may pull in with get_missing_events (Synapse: 10). */
 const MISSING_EVENTS_LIMIT = 10;
 /** The most state events fetched one by one to fill a gap. */
 const MAX_GAP_FETCH = 1000;
+/** The most events of an /event_auth or /state_ids answer (ids) looked at. */
+const MAX_AUTH_CHAIN = 5000;
+
+const arrayOf = (res: unknown, field: string): unknown[] | undefined => {
+  const v = res && typeof res === 'object' ? (res as Record<string, unknown>)[field] : undefined;
+  return Array.isArray(v) ? v : undefined;
+};
 
 export function createAdmission(deps: {
   store: Store;
@@ -116,17 +129,36 @@ export function createAdmission(deps: {
     return out;
   }
 
-  async function storeOutliers(raws: readonly unknown[], version: RoomVersion): Promise<Map<string, Pdu>> {
+  /** Checks 1–3 of each; drops (logged) those that fail or that `keep` refuses. */
+  async function checkAll(raws: readonly unknown[], version: RoomVersion, keep: (c: CheckedPdu) => boolean): Promise<CheckedPdu[]> {
     const checked: CheckedPdu[] = [];
     for (const raw of raws) {
       try {
-        checked.push(await checkPdu(raw, version));
+        const c = await checkPdu(raw, version);
+        if (keep(c)) checked.push(c);
+        else log.info('dropped an event not asked for', { eventId: c.admitted.eventId, roomId: c.pdu.room_id });
       } catch (e) {
         log.info('dropped event of a state/auth chain', { reason: (e as Error).message });
       }
     }
+    return checked;
+  }
+
+  async function storeOutliers(raws: readonly unknown[], version: RoomVersion, roomId?: string): Promise<Map<string, Pdu>> {
+    return storeChecked(await checkAll(raws, version, (c) => roomId === undefined || c.pdu.room_id === roomId), version);
+  }
+
+  function storeChecked(checked: CheckedPdu[], version: RoomVersion): Map<string, Pdu> {
     const out = new Map<string, Pdu>();
     for (const c of authOrder(checked)) {
+      // An outlier is checked against its auth events: one whose auth events are neither here nor
+      // stored before it (in auth order) could not be checked, so it is not stored at all.
+      const isCreate = c.pdu.type === 'm.room.create' && c.pdu.state_key === '';
+      const lacking = isCreate ? undefined : c.pdu.auth_events.find((id) => store.getEvent(id)?.roomId !== c.pdu.room_id);
+      if (lacking !== undefined) {
+        log.info('dropped event of a state/auth chain: auth event missing', { eventId: c.admitted.eventId, authEvent: lacking });
+        continue;
+      }
       const stored = events.ingestOutlier(c.pdu, c.admitted, version);
       if (!stored.rejected) out.set(c.admitted.eventId, stored.pdu);
     }
@@ -136,20 +168,23 @@ export function createAdmission(deps: {
   /** Fetches the auth chain of an event whose auth events we lack and stores it as outliers. */
   async function fetchAuthEvents(pdu: Pdu, eventId: string, origin: string, version: RoomVersion): Promise<void> {
     if (pdu.auth_events.every((id) => store.hasEvent(id))) return;
-    const res: { auth_chain?: unknown[] } = await api.getEventAuth(fedclient, origin, pdu.room_id, eventId);
-    if (!Array.isArray(res.auth_chain)) throw new CoreError('forbidden', 'event_auth answer without auth_chain');
-    await storeOutliers(res.auth_chain, version);
+    log.info('fetching missing auth events', { eventId, roomId: pdu.room_id, origin });
+    const chain = arrayOf(await api.getEventAuth(fedclient, origin, pdu.room_id, eventId), 'auth_chain');
+    if (!chain) throw new CoreError('forbidden', 'event_auth answer without auth_chain');
+    if (chain.length > MAX_AUTH_CHAIN) throw new CoreError('forbidden', `Auth chain of ${eventId} is too large`);
+    await storeOutliers(chain, version, pdu.room_id);
   }
 
   /** Fetches up to MISSING_EVENTS_LIMIT missing prev events (oldest first) and admits them. */
   async function fetchMissingPrevEvents(pdu: Pdu, eventId: string, origin: string, version: RoomVersion, budget: number): Promise<void> {
-    const res: { events?: unknown[] } = await api.getMissingEvents(fedclient, origin, pdu.room_id, {
+    log.info('fetching missing prev events', { eventId, roomId: pdu.room_id, origin });
+    const res = await api.getMissingEvents(fedclient, origin, pdu.room_id, {
       earliest_events: store.getForwardExtremities(pdu.room_id),
       latest_events: [eventId],
       limit: MISSING_EVENTS_LIMIT,
       min_depth: 0,
     });
-    const got = Array.isArray(res.events) ? res.events.slice(0, MISSING_EVENTS_LIMIT) : [];
+    const got = (arrayOf(res, 'events') ?? []).slice(0, MISSING_EVENTS_LIMIT);
     const checked: CheckedPdu[] = [];
     for (const raw of got) {
       try {
@@ -172,23 +207,32 @@ export function createAdmission(deps: {
 
   /** The state before an event after a gap: /state_ids at it, events fetched one by one. */
   async function stateAtGap(pdu: Pdu, eventId: string, origin: string, version: RoomVersion): Promise<Map<StateKey, string>> {
-    const ids: { pdu_ids?: unknown; auth_chain_ids?: unknown } = await api.getStateIds(fedclient, origin, pdu.room_id, eventId);
-    const pduIds = Array.isArray(ids.pdu_ids) ? ids.pdu_ids.filter((x): x is string => typeof x === 'string') : [];
-    const authIds = Array.isArray(ids.auth_chain_ids) ? ids.auth_chain_ids.filter((x): x is string => typeof x === 'string') : [];
+    log.info('fetching the state at a gap', { eventId, roomId: pdu.room_id, origin });
+    const ids = await api.getStateIds(fedclient, origin, pdu.room_id, eventId);
+    const rawPduIds = arrayOf(ids, 'pdu_ids') ?? [];
+    const rawAuthIds = arrayOf(ids, 'auth_chain_ids') ?? [];
+    if (rawPduIds.length + rawAuthIds.length > MAX_AUTH_CHAIN) throw new CoreError('forbidden', `State at ${eventId} is too large`);
+    const pduIds = rawPduIds.filter((x): x is string => typeof x === 'string');
+    const authIds = rawAuthIds.filter((x): x is string => typeof x === 'string');
     const wanted = [...new Set([...authIds, ...pduIds])].filter((id) => !store.hasEvent(id));
     if (wanted.length > MAX_GAP_FETCH) throw new CoreError('forbidden', `State at ${eventId} is too large to fetch`);
     const raws: unknown[] = [];
     for (const id of wanted) {
-      const res: { pdus?: unknown[] } = await api.getEvent(fedclient, origin, id);
-      if (Array.isArray(res.pdus) && res.pdus[0]) raws.push(res.pdus[0]);
+      const got = arrayOf(await api.getEvent(fedclient, origin, id), 'pdus')?.[0];
+      if (got !== undefined) raws.push(got);
     }
-    await storeOutliers(raws, version);
+    // Only the events asked for (an event's ID is its reference hash, known once it is checked).
+    const asked = new Set(wanted);
+    storeChecked(await checkAll(raws, version, (c) => asked.has(c.admitted.eventId) && c.pdu.room_id === pdu.room_id), version);
     const state = new Map<StateKey, string>();
     for (const id of pduIds) {
       const ev = store.getEvent(id);
       if (!ev || ev.rejected || ev.roomId !== pdu.room_id || ev.pdu.state_key === undefined) continue;
-      state.set(stateKey(ev.pdu.type, ev.pdu.state_key), id);
+      const key = stateKey(ev.pdu.type, ev.pdu.state_key);
+      if (state.has(key)) throw new CoreError('forbidden', `State at ${eventId} has two events for one key`);
+      state.set(key, id);
     }
+    if (!state.has(stateKey('m.room.create', ''))) throw new CoreError('forbidden', `Could not get the state at ${eventId} from ${origin}`);
     return state;
   }
 
@@ -198,11 +242,11 @@ export function createAdmission(deps: {
       if (store.getEvent(admitted.eventId)!.rejected) throw new CoreError('forbidden', 'Event was rejected');
       return admitted.eventId;
     }
-    await fetchAuthEvents(pdu, admitted.eventId, origin, version);
     let stateBefore: Map<StateKey, string> | undefined;
     const missingPrev = () => pdu.prev_events.filter((id) => store.getEvent(id)?.stateGroup == null);
     if (missingPrev().length && budget > 0) await fetchMissingPrevEvents(pdu, admitted.eventId, origin, version, budget);
     if (missingPrev().length) stateBefore = await stateAtGap(pdu, admitted.eventId, origin, version);
+    await fetchAuthEvents(pdu, admitted.eventId, origin, version);
     events.ingest(pdu, { origin, admitted, stateBefore });
     return admitted.eventId;
   }
