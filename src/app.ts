@@ -38,6 +38,8 @@ import { createKeyRing } from './services/federation/key-ring';
 import { createFederationSender } from './services/federation/sender';
 import { createAdmission } from './services/federation/admission';
 import { createRemoteMembership } from './services/federation/remote-membership';
+import { createFederationRetrieval } from './services/federation/retrieval';
+import { createTransactionsService } from './services/federation/transactions';
 import type { Services } from './services';
 import { buildHttpApp, buildRouters } from './http';
 import type { SigningKey } from './core/signing';
@@ -108,11 +110,21 @@ export function createHomeserver(config: Config, opts: HomeserverOptions = {}): 
   const toDevice = createToDeviceService({ store, notifier, serverName: config.serverName, logger });
   const e2eKeys = createE2eKeysService({ store, notifier, serverName: config.serverName });
   const sync = createSyncService({ store, notifier, membership, clientEvents, visibility, filters, typing, e2eKeys, logger });
+  const federationRetrieval = createFederationRetrieval({
+    store, events, directory, profile, e2eKeys, serverName: config.serverName, now, logger,
+  });
+  const transactions = createTransactionsService({
+    store, admission: { receivePdu: (pdu, origin) => admission.receivePdu(pdu, origin) }, typing, receipts, toDevice, logger, now,
+  });
+  // What routes see: services and narrow values, not the store or the config (services/index.ts).
   const services: Services = {
+    serverName: config.serverName,
+    limits: { maxRequestBodySize: config.maxRequestBodySize },
+    durability: { whenDurable: () => store.whenDurable() },
     filters, accountData, typing, receipts, toDevice, e2eKeys, sync,
     profile, pushRules, presence, pushers, serverInfo, fedclient, keyRing, federationSender,
-    admission, remoteMembership,
-    config, store, keys, accounts, logger, now, notifier, events, membership, rooms, clientEvents, visibility, roomReads, directory,
+    admission, remoteMembership, federationRetrieval, transactions,
+    keys, accounts, logger, now, notifier, events, membership, rooms, clientEvents, visibility, roomReads, directory,
   };
   const routers = buildRouters(services);
 

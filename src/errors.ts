@@ -150,7 +150,11 @@ export function toMatrixError(err: unknown): MatrixError {
         return notFound(err.message);
     }
   }
-  // body-parser / raw-body errors carry a `type` and `status`.
+  // The router's decoding of a path parameter with a malformed %-escape (it sets status 400).
+  if (err instanceof URIError && (err as { status?: unknown }).status === 400) {
+    return invalidParam('Malformed percent-encoding in the path');
+  }
+  // Body-reading errors carry a `type` (src/http/edge.ts; body-parser / raw-body use the same names).
   const e = err as { type?: string; status?: number; statusCode?: number } | null;
   if (e && typeof e === 'object') {
     if (e.type === 'entity.too.large') return tooLarge();

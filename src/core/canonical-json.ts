@@ -15,6 +15,13 @@ export interface CanonicalJsonOptions {
 }
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER; // 2^53 - 1
+/**
+ * The deepest nesting of arrays and objects encoded (the value itself is level 1); deeper values
+ * are CoreError('bad_json'), not a stack overflow. Well under the stack's limit (~10,000 levels
+ * here), and well above what the HTTP edge lets in (src/http/edge.ts MAX_JSON_DEPTH = 100) plus
+ * the envelopes a body is wrapped in (a PDU around content, a signing object around a PDU).
+ */
+export const MAX_CANONICAL_JSON_DEPTH = 512;
 const SURROGATE = /[\uD800-\uDFFF]/;
 /** Characters JSON.stringify escapes (controls, `"`, `\`, lone surrogates); most strings have none. */
 const NEEDS_ESCAPE = /[\u0000-\u001F"\\\uD800-\uDFFF]/;
@@ -62,7 +69,7 @@ function encodeNumber(n: number, strict: boolean): string {
   return JSON.stringify(n); // integers in range print without exponent; -0 prints as 0
 }
 
-function encode(value: unknown, strict: boolean): string {
+function encode(value: unknown, strict: boolean, depth: number): string {
   switch (typeof value) {
     case 'string':
       return encodeString(value);
@@ -72,13 +79,16 @@ function encode(value: unknown, strict: boolean): string {
       return value ? 'true' : 'false';
     case 'object': {
       if (value === null) return 'null';
+      if (depth > MAX_CANONICAL_JSON_DEPTH) {
+        throw new CoreError('bad_json', `JSON nested deeper than ${MAX_CANONICAL_JSON_DEPTH} levels`);
+      }
       if (Array.isArray(value)) {
         if (value.length === 0) return '[]';
         let out = '[';
         for (let i = 0; i < value.length; i++) {
           const item: unknown = value[i];
           if (item === undefined) throw new CoreError('bad_json', 'arrays may not contain undefined');
-          out += (i === 0 ? '' : ',') + encode(item, strict);
+          out += (i === 0 ? '' : ',') + encode(item, strict, depth + 1);
         }
         return out + ']';
       }
@@ -93,7 +103,7 @@ function encode(value: unknown, strict: boolean): string {
       for (const key of keys) {
         const v = obj[key];
         if (v === undefined) continue; // an absent optional field, as JSON.stringify does
-        out += (first ? '' : ',') + encodeString(key) + ':' + encode(v, strict);
+        out += (first ? '' : ',') + encodeString(key) + ':' + encode(v, strict, depth + 1);
         first = false;
       }
       return out + '}';
@@ -105,10 +115,10 @@ function encode(value: unknown, strict: boolean): string {
 
 /** The canonical JSON text of `value`. Throws CoreError('bad_json') on values it refuses. */
 export function canonicalJson(value: unknown, options: CanonicalJsonOptions = {}): string {
-  return encode(value, options.strict ?? true);
+  return encode(value, options.strict ?? true, 1);
 }
 
 /** The canonical JSON of `value` as UTF-8 bytes (what is hashed and signed). */
 export function canonicalJsonBytes(value: unknown, options: CanonicalJsonOptions = {}): Buffer {
-  return Buffer.from(encode(value, options.strict ?? true), 'utf8');
+  return Buffer.from(encode(value, options.strict ?? true, 1), 'utf8');
 }

@@ -34,7 +34,7 @@ export function authenticate(s: Pick<Services, 'accounts'>, token: string | unde
 }
 
 /** Middleware: resolves the requester or fails with 401. */
-export function requireAuth(s: Services): RequestHandler {
+export function requireAuth(s: Pick<Services, 'accounts'>): RequestHandler {
   return (req, res, next) => {
     res.locals.requester = authenticate(s, accessTokenOf(req));
     next();

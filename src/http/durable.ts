@@ -23,7 +23,7 @@ export function isEnding(res: Response): boolean {
 
 type End = (this: Response, ...args: unknown[]) => Response;
 
-export function installDurableResponses(app: Express, store: Store, logger: Logger): void {
+export function installDurableResponses(app: Express, store: Pick<Store, 'whenDurable'>, logger: Logger): void {
   const proto = app.response as unknown as { end: End };
   const end = proto.end;
   /** fsync failures already logged (a failure is sticky: every later response carries the same one). */

@@ -12,7 +12,8 @@ import { versionsRoutes } from './client/versions';
 import { accountRoutes } from './client/accounts';
 import { roomRoutes } from './client/rooms';
 import { knockLaneRoutes } from './client/knock';
-import { createLane, type LaneRoute } from './lane';
+import { createLane } from './lane';
+import { mountRoutes, type Route } from './route';
 import { roomReadRoutes } from './client/room-reads';
 import { directoryRoutes } from './client/directory';
 import { profileRoutes } from './client/profile';
@@ -42,7 +43,7 @@ export interface Routers {
   client: Router;
   federation: Router;
   /** Client routes served on the fast lane (lane.ts), ahead of Express. */
-  clientLane: LaneRoute[];
+  clientLane: Route[];
 }
 
 /** The routers are built once per homeserver and shared by its listeners. */
@@ -64,13 +65,15 @@ export function buildRouters(s: Services): Routers {
   e2eKeyRoutes(client, s);
 
   const federation = Router({ strict: false });
-  wellKnownServerRoutes(federation, s);
-  federationVersionRoutes(federation);
-  keyRoutes(federation, s);
-  membershipRoutes(federation, s);
-  sendRoutes(federation, s);
-  retrievalRoutes(federation, s);
-  queryRoutes(federation, s);
+  mountRoutes(federation, s, [
+    ...wellKnownServerRoutes(s),
+    ...federationVersionRoutes(),
+    ...keyRoutes(s),
+    ...membershipRoutes(s),
+    ...sendRoutes(s),
+    ...retrievalRoutes(s),
+    ...queryRoutes(s),
+  ]);
 
   return { client, federation, clientLane: knockLaneRoutes(s) };
 }
@@ -83,9 +86,9 @@ export function buildHttpApp(s: Services, routers: Routers, resources: ReadonlyS
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('trust proxy', false);
-  installDurableResponses(app, s.store, logger);
+  installDurableResponses(app, s.durability, logger);
   app.use(cors);
-  app.use(jsonBody(s.config.maxRequestBodySize, FEDERATION_BODY_LIMIT));
+  app.use(jsonBody(s.limits.maxRequestBodySize, FEDERATION_BODY_LIMIT));
   const mounted: Router[] = [];
   if (resources.has('client')) mounted.push(routers.client);
   if (resources.has('federation')) mounted.push(routers.federation);

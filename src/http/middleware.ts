@@ -1,18 +1,15 @@
 /**
  * Cross-cutting HTTP middleware: CORS, JSON bodies, the JSON 404/405 catch-all and the
- * one error handler (which delegates the errcode/status choice to src/errors.ts).
+ * one error handler. The body reading, error mapping and log line are edge.ts's, shared with
+ * the fast lane (lane.ts).
  */
-import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Router } from 'express';
-import { methodNotAllowed, notJson, toMatrixError, unrecognized } from '../errors';
+import type { ErrorRequestHandler, RequestHandler, Router } from 'express';
+import { methodNotAllowed, notJson, unrecognized } from '../errors';
 import type { Logger } from '../log';
 import { isEnding } from './durable';
+import { CORS_HEADERS, failure, hasBody, readJsonBody } from './edge';
 
-/** spec: client-server-api "Web Browser Clients" — on every response, OPTIONS included. */
-export const CORS_HEADERS: Readonly<Record<string, string>> = {
-  'Access-Control-Allow-Origin': '*',
-  'Access-Control-Allow-Methods': 'GET, POST, PUT, DELETE, OPTIONS',
-  'Access-Control-Allow-Headers': 'X-Requested-With, Content-Type, Authorization',
-};
+export { CORS_HEADERS };
 
 export const cors: RequestHandler = (req, res, next) => {
   for (const h in CORS_HEADERS) res.setHeader(h, CORS_HEADERS[h]!);
@@ -24,26 +21,25 @@ export const cors: RequestHandler = (req, res, next) => {
 };
 
 /**
- * Parses any request body as JSON (clients do not always send Content-Type). Paths under
- * /_matrix/federation/ get `federationLimitBytes` (transactions are large) when given.
+ * Parses any request body as JSON (clients do not always send Content-Type), as the fast lane
+ * does (edge.readJsonBody). Paths under /_matrix/federation/ get `federationLimitBytes`
+ * (transactions are large) when given. GET, HEAD and OPTIONS bodies are not read.
  */
 export function jsonBody(limitBytes: number, federationLimitBytes?: number): RequestHandler {
-  const client = express.json({ limit: limitBytes, strict: false, type: () => true });
-  const federation = federationLimitBytes
-    ? express.json({ limit: Math.max(limitBytes, federationLimitBytes), strict: false, type: () => true })
-    : client;
-  return (req, res, next) => {
-    const parse = req.path.startsWith('/_matrix/federation/') ? federation : client;
-    // Express 5's parser leaves `{}` when there is no body; keep "no body" distinguishable
-    // (endpoints whose body is required answer M_NOT_JSON).
-    const hasBody =
-      req.headers['transfer-encoding'] !== undefined ||
-      (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
-    if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS' || !hasBody) {
+  const federation = Math.max(limitBytes, federationLimitBytes ?? limitBytes);
+  return (req, _res, next) => {
+    // No body stays `undefined` (endpoints whose body is required answer M_NOT_JSON).
+    if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS' || !hasBody(req)) {
       req.body = undefined;
       return next();
     }
-    parse(req, res, next);
+    readJsonBody(req, req.path.startsWith('/_matrix/federation/') ? federation : limitBytes).then(
+      (body) => {
+        req.body = body;
+        next();
+      },
+      (err: unknown) => next(err),
+    );
   };
 }
 
@@ -73,9 +69,7 @@ export function unrecognizedHandler(routers: Router[], alsoKnown: (path: string)
 
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
-    const m = toMatrixError(err);
-    if (m.status >= 500) logger.error('request failed', { method: req.method, path: req.path, err });
-    else logger.debug('request refused', { method: req.method, path: req.path, errcode: m.errcode });
+    const m = failure(logger, req.method, req.originalUrl, err);
     if (res.headersSent || isEnding(res)) return;
     for (const [k, v] of Object.entries(m.headers)) res.setHeader(k, v);
     res.status(m.status).json(m.body());

@@ -6,22 +6,36 @@
 import type { Request } from 'express';
 import { invalidParam, missingParam } from '../errors';
 import { firstError, type SchemaName } from '../validation';
+import type { RouteRequest } from './route';
 
-export function queryString(req: Request, name: string): string | undefined {
-  const v = req.query[name];
-  if (v === undefined) return undefined;
-  if (typeof v !== 'string') throw invalidParam(`${name} must be given once, as a string`);
-  return v;
+/** An Express request or a route's request (route.ts): both carry the query string. */
+export type WithQuery = Pick<Request, 'query'> | Pick<RouteRequest, 'query'>;
+
+/** Every value of `name`, in order (a non-string value, from an Express parser, is refused). */
+export function queryValues(req: WithQuery, name: string): string[] {
+  if (typeof req.query === 'function') return req.query(name);
+  const v: unknown = req.query[name];
+  if (v === undefined) return [];
+  const list: unknown[] = Array.isArray(v) ? v : [v];
+  if (!list.every((x): x is string => typeof x === 'string')) throw invalidParam(`${name} must be strings`);
+  return list;
 }
 
-export function requiredQueryString(req: Request, name: string): string {
+export function queryString(req: WithQuery, name: string): string | undefined {
+  const v = queryValues(req, name);
+  if (v.length === 0) return undefined;
+  if (v.length > 1) throw invalidParam(`${name} must be given once, as a string`);
+  return v[0];
+}
+
+export function requiredQueryString(req: WithQuery, name: string): string {
   const v = queryString(req, name);
   if (v === undefined) throw missingParam(`Missing ${name} parameter`);
   return v;
 }
 
 /** A non-negative decimal integer no larger than `max` (when given). */
-export function queryInt(req: Request, name: string, opts: { max?: number } = {}): number | undefined {
+export function queryInt(req: WithQuery, name: string, opts: { max?: number } = {}): number | undefined {
   const v = queryString(req, name);
   if (v === undefined) return undefined;
   if (!/^\d{1,15}$/.test(v)) throw invalidParam(`${name} must be a non-negative integer`);
@@ -29,7 +43,7 @@ export function queryInt(req: Request, name: string, opts: { max?: number } = {}
   return opts.max !== undefined ? Math.min(n, opts.max) : n;
 }
 
-export function queryEnum<T extends string>(req: Request, name: string, values: readonly T[]): T | undefined {
+export function queryEnum<T extends string>(req: WithQuery, name: string, values: readonly T[]): T | undefined {
   const v = queryString(req, name);
   if (v === undefined) return undefined;
   if (!(values as readonly string[]).includes(v)) throw invalidParam(`${name} must be one of ${values.join(', ')}`);
@@ -37,7 +51,7 @@ export function queryEnum<T extends string>(req: Request, name: string, values: 
 }
 
 /** A JSON object passed in the query string (e.g. `filter`), validated against a schema. */
-export function queryJson<T>(req: Request, name: string, schema: SchemaName): T | undefined {
+export function queryJson<T>(req: WithQuery, name: string, schema: SchemaName): T | undefined {
   const v = queryString(req, name);
   if (v === undefined) return undefined;
   let parsed: unknown;

@@ -1,7 +1,8 @@
 /**
- * The services bundle the HTTP layer sees. app.ts builds it; routes receive it.
+ * The services bundle the HTTP layer sees. app.ts builds it; routes receive it. No store and no
+ * config here (issue 11, "How it must fit"): routes reach data only through service calls, and
+ * the few configuration values the edge needs come as narrow values (`serverName`, `limits`).
  */
-import type { Config } from '../config';
 import type { Logger } from '../log';
 import type { Store } from '../storage/store';
 import type { KeyService } from './keys';
@@ -31,10 +32,21 @@ import type { KeyRing } from './federation/key-ring';
 import type { FederationSender } from './federation/sender';
 import type { Admission } from './federation/admission';
 import type { RemoteMembership } from './federation/remote-membership';
+import type { FederationRetrieval } from './federation/retrieval';
+import type { TransactionsService } from './federation/transactions';
+
+/** Request limits the HTTP edge enforces (from the config). */
+export interface HttpLimits {
+  /** max_request_body_size: the largest client request body (413 M_TOO_LARGE past it). */
+  maxRequestBodySize: number;
+}
 
 export interface Services {
-  config: Config;
-  store: Store;
+  /** Our server name (server_name): the destination X-Matrix requests must name. */
+  serverName: string;
+  limits: HttpLimits;
+  /** Group commit (README "Durability"): a response waits for `whenDurable()`. */
+  durability: Pick<Store, 'whenDurable'>;
   keys: KeyService;
   accounts: AccountService;
   notifier: Notifier;
@@ -62,6 +74,9 @@ export interface Services {
   federationSender: FederationSender;
   admission: Admission;
   remoteMembership: RemoteMembership;
+  federationRetrieval: FederationRetrieval;
+  /** Inbound PUT /send/{txnId}: one per homeserver, it keeps the transactions in progress. */
+  transactions: TransactionsService;
   logger: Logger;
   now: () => number;
 }

@@ -6,20 +6,20 @@
  */
 import type { Services } from '../../services';
 import { assertValid } from '../../validation';
-import type { LaneRequest, LaneRoute } from '../lane';
 import { bodyOf } from '../middleware';
+import type { Route, RouteRequest } from '../route';
 import { clientPaths } from './paths';
 import { viaFrom } from './rooms';
 
-export function knockLaneRoutes(s: Services): LaneRoute[] {
-  const knock = async (req: LaneRequest, idOrAlias: string) => {
+export function knockLaneRoutes(s: Pick<Services, 'rooms' | 'membership'>): Route[] {
+  const knock = async (req: RouteRequest, idOrAlias: string) => {
     const body = assertValid<{ reason?: string }>('knock', bodyOf(req));
     const { roomId, servers } = await s.rooms.resolveRoomIdOrAlias(idOrAlias, viaFrom(req.query));
     await s.membership.knock(roomId, req.requester!.userId, { reason: body.reason, servers });
     return { room_id: roomId };
   };
   return [
-    { method: 'POST', paths: clientPaths('/knock/:roomIdOrAlias'), auth: true, handle: (req) => knock(req, req.params.roomIdOrAlias!) },
-    { method: 'POST', paths: clientPaths('/rooms/:roomId/knock'), auth: true, handle: (req) => knock(req, req.params.roomId!) },
+    { method: 'POST', paths: clientPaths('/knock/:roomIdOrAlias'), auth: 'token', handle: (req) => knock(req, req.params.roomIdOrAlias!) },
+    { method: 'POST', paths: clientPaths('/rooms/:roomId/knock'), auth: 'token', handle: (req) => knock(req, req.params.roomId!) },
   ];
 }

@@ -7,12 +7,12 @@
  * POST /_matrix/key/v2/query and GET /_matrix/key/v2/query/{serverName} (spec: "Querying Keys
  * Through Another Server", keys_query.yaml): the key documents we hold, each also signed by us.
  */
-import type { RequestHandler, Router } from 'express';
 import { badJson } from '../../errors';
 import type { Services } from '../../services';
 import type { ServerKeyQuery } from '../../services/federation/key-ring';
 import { bodyOf } from '../middleware';
 import { queryInt } from '../query';
+import type { Route } from '../route';
 
 /** Servers one notary query may name (each may cost us an outbound fetch). */
 export const MAX_QUERY_SERVERS = 100;
@@ -46,20 +46,24 @@ function serverKeyQueries(body: unknown): ServerKeyQuery[] {
   });
 }
 
-export function keyRoutes(r: Router, s: Services): void {
-  const serve: RequestHandler = (_req, res) => {
-    res.json(s.keys.serverKeyDocument());
-  };
-  r.get('/_matrix/key/v2/server', serve);
-  r.get('/_matrix/key/v2/server/:keyId', serve);
-
-  r.post('/_matrix/key/v2/query', async (req, res) => {
-    res.json({ server_keys: await s.keyRing.queryServerKeys(serverKeyQueries(bodyOf(req))) });
-  });
-
-  r.get('/_matrix/key/v2/query/:serverName', async (req, res) => {
-    const minimum = queryInt(req, 'minimum_valid_until_ts');
-    const query: ServerKeyQuery = { serverName: req.params['serverName'] as string, ...(minimum !== undefined ? { minimumValidUntilTs: minimum } : {}) };
-    res.json({ server_keys: await s.keyRing.queryServerKeys([query]) });
-  });
+export function keyRoutes(s: Pick<Services, 'keys' | 'keyRing'>): Route[] {
+  return [
+    { method: 'GET', paths: ['/_matrix/key/v2/server', '/_matrix/key/v2/server/:keyId'], auth: 'none', handle: () => s.keys.serverKeyDocument() },
+    {
+      method: 'POST',
+      paths: ['/_matrix/key/v2/query'],
+      auth: 'none',
+      handle: async (req) => ({ server_keys: await s.keyRing.queryServerKeys(serverKeyQueries(bodyOf(req))) }),
+    },
+    {
+      method: 'GET',
+      paths: ['/_matrix/key/v2/query/:serverName'],
+      auth: 'none',
+      handle: async (req) => {
+        const minimum = queryInt(req, 'minimum_valid_until_ts');
+        const query: ServerKeyQuery = { serverName: req.params.serverName!, ...(minimum !== undefined ? { minimumValidUntilTs: minimum } : {}) };
+        return { server_keys: await s.keyRing.queryServerKeys([query]) };
+      },
+    },
+  ];
 }

@@ -5,52 +5,40 @@
  * as the invitee's server, invite (v2). Thin: the service (services/federation/remote-membership)
  * does the checks and goes through the one event door.
  */
-import type { Request, Router } from 'express';
 import type { Services } from '../../services';
 import type { RemoteMembershipKind } from '../../services/federation/remote-membership';
 import { bodyOf } from '../middleware';
-import { originOf, requireXMatrix } from './x-matrix-auth';
+import type { Route, RouteRequest } from '../route';
 
 const V1 = '/_matrix/federation/v1';
 const V2 = '/_matrix/federation/v2';
-const p = (req: Request, name: string): string => String(req.params[name]);
 
 /** The repeatable `ver` query parameter, undefined when absent. */
-function versionsOf(req: Request): string[] | undefined {
-  const v = req.query.ver;
-  if (v === undefined) return undefined;
-  return (Array.isArray(v) ? v : [v]).filter((x): x is string => typeof x === 'string');
+function versionsOf(req: RouteRequest): string[] | undefined {
+  const v = req.query('ver');
+  return v.length ? v : undefined;
 }
 
-export function membershipRoutes(r: Router, s: Services): void {
-  const auth = requireXMatrix(s);
+export function membershipRoutes(s: Pick<Services, 'remoteMembership'>): Route[] {
   const m = s.remoteMembership;
+  const route = (method: 'GET' | 'PUT', path: string, handle: (req: RouteRequest, origin: string) => unknown): Route => ({
+    method, paths: [path], auth: 'x-matrix', handle: (req) => handle(req, req.origin!),
+  });
 
   const make = (kind: RemoteMembershipKind) =>
-    r.get(`${V1}/make_${kind}/:roomId/:userId`, auth, (req, res) => {
-      res.json(m.makeMembership(originOf(res), p(req, 'roomId'), p(req, 'userId'), kind, kind === 'leave' ? undefined : versionsOf(req)));
-    });
-  make('join');
-  make('knock');
-  make('leave');
+    route('GET', `${V1}/make_${kind}/:roomId/:userId`, (req, origin) =>
+      m.makeMembership(origin, req.params.roomId!, req.params.userId!, kind, kind === 'leave' ? undefined : versionsOf(req)));
 
-  // v2 answers the body; v1 (deprecated) wraps it as [200, body].
-  r.put(`${V2}/send_join/:roomId/:eventId`, auth, async (req, res) => {
-    res.json(await m.sendJoin(originOf(res), p(req, 'roomId'), p(req, 'eventId'), bodyOf(req)));
-  });
-  r.put(`${V1}/send_join/:roomId/:eventId`, auth, async (req, res) => {
-    res.json([200, await m.sendJoin(originOf(res), p(req, 'roomId'), p(req, 'eventId'), bodyOf(req))]);
-  });
-  r.put(`${V1}/send_knock/:roomId/:eventId`, auth, async (req, res) => {
-    res.json(await m.sendKnock(originOf(res), p(req, 'roomId'), p(req, 'eventId'), bodyOf(req)));
-  });
-  r.put(`${V2}/send_leave/:roomId/:eventId`, auth, async (req, res) => {
-    res.json(await m.sendLeave(originOf(res), p(req, 'roomId'), p(req, 'eventId'), bodyOf(req)));
-  });
-  r.put(`${V1}/send_leave/:roomId/:eventId`, auth, async (req, res) => {
-    res.json([200, await m.sendLeave(originOf(res), p(req, 'roomId'), p(req, 'eventId'), bodyOf(req))]);
-  });
-  r.put(`${V2}/invite/:roomId/:eventId`, auth, async (req, res) => {
-    res.json(await m.receiveInvite(originOf(res), p(req, 'roomId'), p(req, 'eventId'), bodyOf(req)));
-  });
+  return [
+    make('join'),
+    make('knock'),
+    make('leave'),
+    // v2 answers the body; v1 (deprecated) wraps it as [200, body].
+    route('PUT', `${V2}/send_join/:roomId/:eventId`, (req, origin) => m.sendJoin(origin, req.params.roomId!, req.params.eventId!, bodyOf(req))),
+    route('PUT', `${V1}/send_join/:roomId/:eventId`, async (req, origin) => [200, await m.sendJoin(origin, req.params.roomId!, req.params.eventId!, bodyOf(req))]),
+    route('PUT', `${V1}/send_knock/:roomId/:eventId`, (req, origin) => m.sendKnock(origin, req.params.roomId!, req.params.eventId!, bodyOf(req))),
+    route('PUT', `${V2}/send_leave/:roomId/:eventId`, (req, origin) => m.sendLeave(origin, req.params.roomId!, req.params.eventId!, bodyOf(req))),
+    route('PUT', `${V1}/send_leave/:roomId/:eventId`, async (req, origin) => [200, await m.sendLeave(origin, req.params.roomId!, req.params.eventId!, bodyOf(req))]),
+    route('PUT', `${V2}/invite/:roomId/:eventId`, (req, origin) => m.receiveInvite(origin, req.params.roomId!, req.params.eventId!, bodyOf(req))),
+  ];
 }

@@ -3,11 +3,9 @@
  * server-server-api/wellknown.yaml): delegation for peers; see services/server-info.ts
  * for which host:port it names.
  */
-import type { Router } from 'express';
 import type { Services } from '../../services';
+import type { Route } from '../route';
 
-export function wellKnownServerRoutes(r: Router, s: Services): void {
-  r.get('/.well-known/matrix/server', (_req, res) => {
-    res.json(s.serverInfo.wellKnownServer());
-  });
+export function wellKnownServerRoutes(s: Pick<Services, 'serverInfo'>): Route[] {
+  return [{ method: 'GET', paths: ['/.well-known/matrix/server'], auth: 'none', handle: () => s.serverInfo.wellKnownServer() }];
 }

@@ -8,7 +8,7 @@
  * least one signature must verify under a current key of that origin (old_verify_keys are for
  * events only).
  */
-import type { Request, RequestHandler, Response } from 'express';
+import type { RequestHandler, Response } from 'express';
 import { isValidServerName } from '../../core/ids';
 import { parseXMatrixAuthorization, requestSigningObject } from '../../core/x-matrix';
 import { unauthorized } from '../../errors';
@@ -17,12 +17,26 @@ import type { Services } from '../../services';
 /** More Authorization headers than this is not a server talking to us. */
 const MAX_AUTH_HEADERS = 8;
 
+/** What X-Matrix authentication needs from the services. */
+export type XMatrixServices = Pick<Services, 'serverName' | 'keyRing' | 'fedclient' | 'federationSender' | 'logger'>;
+
+/** The parts of a request X-Matrix signs, from either transport. */
+export interface SignedRequest {
+  method: string;
+  /** The raw request URI, percent-encoded, with its query. */
+  uri: string;
+  /** Every `Authorization` header value. */
+  authorization: readonly string[];
+  /** The parsed JSON body, `undefined` when there is none. */
+  content: unknown;
+}
+
 /** The origin of a request whose X-Matrix authorization verifies; throws 401 M_UNAUTHORIZED otherwise. */
-async function authenticate(s: Services, req: Request): Promise<string> {
-  const headers = req.headersDistinct['authorization'] ?? [];
+async function verify(s: XMatrixServices, req: SignedRequest): Promise<string> {
+  const headers = req.authorization;
   if (headers.length === 0) throw unauthorized('Missing Authorization headers');
   if (headers.length > MAX_AUTH_HEADERS) throw unauthorized('Too many Authorization headers');
-  const ours = s.config.serverName;
+  const ours = s.serverName;
   let origin: string | undefined;
   const sigs: Record<string, string> = {};
   for (const h of headers) {
@@ -35,7 +49,7 @@ async function authenticate(s: Services, req: Request): Promise<string> {
   }
   if (origin === undefined || !isValidServerName(origin)) throw unauthorized('Invalid X-Matrix origin');
   const signed = {
-    ...requestSigningObject({ method: req.method, uri: req.originalUrl, origin, destination: ours, content: req.body as unknown }),
+    ...requestSigningObject({ method: req.method, uri: req.uri, origin, destination: ours, content: req.content }),
     signatures: { [origin]: sigs },
   };
   if (!(await s.keyRing.verifySignedJson(signed, origin, { forRequest: true }))) {
@@ -44,20 +58,33 @@ async function authenticate(s: Services, req: Request): Promise<string> {
   return origin;
 }
 
+/**
+ * Verifies a request's X-Matrix authorization and returns its origin (401 M_UNAUTHORIZED
+ * otherwise). A server that talks to us is up: its backoff ends and what we queued for it goes now.
+ */
+export async function authenticateXMatrix(s: XMatrixServices, req: SignedRequest): Promise<string> {
+  const origin = await verify(s, req);
+  try {
+    s.fedclient.markUp(origin);
+    s.federationSender.wakeDestination(origin);
+  } catch (err) {
+    s.logger.warn('markUp failed', { origin, err });
+  }
+  return origin;
+}
+
 /** Middleware: verifies X-Matrix and sets the authenticated origin (read it with `originOf`). */
-export function requireXMatrix(s: Services): RequestHandler {
-  const logger = s.logger.child('x-matrix');
+export function requireXMatrix(s: XMatrixServices): RequestHandler {
+  const x = { ...s, logger: s.logger.child('x-matrix') };
   return (req, res, next) => {
-    authenticate(s, req).then(
+    authenticateXMatrix(x, {
+      method: req.method,
+      uri: req.originalUrl,
+      authorization: req.headersDistinct['authorization'] ?? [],
+      content: req.body as unknown,
+    }).then(
       (origin) => {
         res.locals.origin = origin;
-        try {
-          s.fedclient.markUp(origin);
-          // A server that talks to us is up: what we queued for it goes now, not after its backoff.
-          s.federationSender.wakeDestination(origin);
-        } catch (err) {
-          logger.warn('markUp failed', { origin, err });
-        }
         next();
       },
       (err: unknown) => next(err),
