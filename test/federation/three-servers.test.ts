@@ -149,7 +149,8 @@ describe('a room on A shared with B and C', () => {
     for (const [i, id] of fromA.entries()) await eventually(`A's ${id} on C`, () => hasEvent(C, cody, id, `A while C down ${i}`), 40_000);
     for (const [i, id] of fromB.entries()) await eventually(`B's ${id} on C`, () => hasEvent(C, cody, id, `B while C down ${i}`), 40_000);
     const log = C.logs().slice(logStart);
-    expect(log).toMatch(/get_missing_events/);
+    expect(log).toMatch(/fetching missing prev events/); // admission's log line for the path
+    expect(log).toMatch(/federation request .*get_missing_events/);
     expect(log).not.toMatch(/state_ids/); // a small gap: no state fetched
     // They are in C's timeline (not outliers): cody's /messages shows all five in order.
     const msgs = await as(C.clientUrl, cody)('GET', `${v3}/rooms/${enc(roomId)}/messages?dir=b&limit=20`);
