@@ -502,7 +502,9 @@ export function createEventsService(deps: {
       if (typeof redacts === 'string' && redactionApplies(version, pdu, redacts, stateBefore)) store.insertRedaction(redacts, eventId);
 
       const prevSet = new Set(pdu.prev_events);
-      const extremities = ctx.stateBefore ? extremitiesBefore.filter((id) => !prevSet.has(id) && store.getEvent(id)?.stateGroup != null) : extremitiesBefore.filter((id) => !prevSet.has(id));
+      // With a given state (a join over federation, a gap) the resident's view supersedes ours:
+      // what we had as extremities (a room we left and rejoin) is behind it.
+      const extremities = ctx.stateBefore ? [] : extremitiesBefore.filter((id) => !prevSet.has(id));
       extremities.push(eventId);
       store.setForwardExtremities(pdu.room_id, extremities);
 

@@ -130,6 +130,25 @@ describe('invites, leaves, kicks and bans of remote users', () => {
     await eventually('erin\'s leave on A', async () => (await memberOn(A, alice, roomId, erin.userId)) === 'leave');
   });
 
+  it('a remote member who left can join again over federation, and messages flow both ways after', async () => {
+    const roomId = await createRoom({ preset: 'public_chat' });
+    const join = () => as(B.clientUrl, erin)('POST', `${v3}/join/${enc(roomId)}?server_name=${enc(A.serverName)}`, {});
+    expect((await join()).status).toBe(200);
+    expect((await as(B.clientUrl, erin)('POST', `${v3}/rooms/${enc(roomId)}/leave`, {})).status).toBe(200);
+    await eventually('erin\'s leave on A', async () => (await memberOn(A, alice, roomId, erin.userId)) === 'leave');
+    const missed = await onA(`${v3}/rooms/${enc(roomId)}/send/m.room.message/m1`, 'PUT', { msgtype: 'm.text', body: 'while erin was away' });
+    expect(missed.status).toBe(200);
+    expect((await join()).status).toBe(200);
+    expect(await memberOn(A, alice, roomId, erin.userId)).toBe('join');
+    const fromA = await onA(`${v3}/rooms/${enc(roomId)}/send/m.room.message/m2`, 'PUT', { msgtype: 'm.text', body: 'welcome back' });
+    await eventually('A\'s message on B', async () => (await as(B.clientUrl, erin)('GET', `${v3}/rooms/${enc(roomId)}/event/${enc(fromA.body.event_id)}`)).status === 200);
+    const fromB = await as(B.clientUrl, erin)('PUT', `${v3}/rooms/${enc(roomId)}/send/m.room.message/m3`, { msgtype: 'm.text', body: 'back' });
+    expect(fromB.status).toBe(200);
+    await eventually('B\'s message on A', async () => (await onA(`${v3}/rooms/${enc(roomId)}/event/${enc(fromB.body.event_id)}`)).status === 200);
+    const members = await as(B.clientUrl, erin)('GET', `${v3}/rooms/${enc(roomId)}/joined_members`);
+    expect(Object.keys(members.body.joined).sort()).toEqual([alice.userId, erin.userId].sort());
+  });
+
   it('state changes and redactions reach the other server', async () => {
     const roomId = await createRoom({ preset: 'public_chat' });
     expect((await as(B.clientUrl, bob)('POST', `${v3}/join/${enc(roomId)}?server_name=${enc(A.serverName)}`, {})).status).toBe(200);
