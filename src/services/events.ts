@@ -83,6 +83,8 @@ export interface IngestContext {
    * send_knock, send_leave): it goes on to every other server in the room, as our own do.
    */
   relay?: boolean;
+  /** Our own join over federation (with stateBefore): the event becomes the only forward extremity. */
+  replaceExtremities?: boolean;
 }
 
 export interface EventsService {
@@ -297,11 +299,15 @@ export function createEventsService(deps: {
     let complete = true;
     for (const id of pdu.auth_events) {
       const ev = store.getEvent(id);
-      if (!ev || ev.roomId !== pdu.room_id) complete = false;
+      if (!ev) complete = false;
+      else if (ev.roomId !== pdu.room_id) rejected = true;
       else authEvents.push(pduWithId(ev));
     }
     const isCreate = pdu.type === 'm.room.create' && pdu.state_key === '';
-    if (complete) {
+    // An outlier that cannot be checked against its auth events is not stored (a later, complete
+    // copy can still be); one naming another room's event as an auth event is rejected.
+    if (!complete) throw new CoreError('forbidden', `Auth events of ${admitted.eventId} are unknown`);
+    if (!rejected) {
       try {
         checkAuthEventsShape(v, pdu as never, authEvents, { isRejected: (e) => store.getEvent(e.event_id ?? '')?.rejected ?? false });
         const lookup = (type: string, key: string) => authEvents.find((e) => e.type === type && (e.state_key ?? '') === key);
@@ -387,7 +393,11 @@ export function createEventsService(deps: {
     const eventId = admitted?.eventId ?? eventIdFor(pdu, version);
     // Our own new event cannot be stored already: it was built on the room's forward extremities
     // a moment ago, and a twin would have become one of them (the UNIQUE event_id still guards).
-    const existing = local && admitted ? undefined : store.getEvent(eventId);
+    const stored = local && admitted ? undefined : store.getEvent(eventId);
+    // An outlier (an auth or state event fetched earlier, never placed in the room's graph here)
+    // that now arrives as part of the timeline goes through the whole door and is promoted.
+    const promote = stored !== undefined && stored.outlier && !stored.rejected && stored.stateGroup === null;
+    const existing = promote ? undefined : stored;
     if (existing) {
       if (existing.rejected) throw new CoreError('forbidden', `Event ${eventId} was rejected`);
       return { eventId, roomId: existing.roomId, streamOrdering: existing.streamOrdering, pdu: existing.pdu };
@@ -395,7 +405,7 @@ export function createEventsService(deps: {
 
     /** A remote event that fails auth is stored as rejected (never state, never a prev event). */
     const refuse = (e: unknown): never => {
-      if (!local && e instanceof CoreError) {
+      if (!local && e instanceof CoreError && !promote) {
         store.transaction(() => store.insertEvent({ eventId, pdu, stateGroup: null, rejected: true, outlier: true }));
         log.info('event rejected', { eventId, roomId: pdu.room_id, origin: ctx.origin, reason: e.message });
       }
@@ -488,6 +498,7 @@ export function createEventsService(deps: {
       } else {
         group = prevGroup ?? store.insertStateGroup(pdu.room_id, null, stateBefore as Map<StateKey, string>);
       }
+      if (promote) store.deleteOutlier(eventId);
       const streamOrdering = store.insertEvent({
         eventId,
         pdu,
@@ -502,9 +513,9 @@ export function createEventsService(deps: {
       if (typeof redacts === 'string' && redactionApplies(version, pdu, redacts, stateBefore)) store.insertRedaction(redacts, eventId);
 
       const prevSet = new Set(pdu.prev_events);
-      // With a given state (a join over federation, a gap) the resident's view supersedes ours:
-      // what we had as extremities (a room we left and rejoin) is behind it.
-      const extremities = ctx.stateBefore ? [] : extremitiesBefore.filter((id) => !prevSet.has(id));
+      // Our join over federation: the resident's view supersedes ours, and what we had as
+      // extremities (a room we left and rejoin) is behind it. (After a gap we keep our own.)
+      const extremities = ctx.replaceExtremities ? [] : extremitiesBefore.filter((id) => !prevSet.has(id));
       extremities.push(eventId);
       store.setForwardExtremities(pdu.room_id, extremities);
 

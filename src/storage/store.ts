@@ -132,6 +132,8 @@ export interface Store {
   insertEvent(e: NewEvent): number; // returns stream ordering
   getEvent(eventId: string): StoredEvent | undefined;
   hasEvent(eventId: string): boolean;
+  /** Removes an outlier row so the event can be inserted again as part of the timeline (promotion). */
+  deleteOutlier(eventId: string): void;
   getRoomEvents(q: EventQuery): StoredEvent[];
   maxStreamOrdering(): number;
   getForwardExtremities(roomId: string): string[];

@@ -109,6 +109,8 @@ describe('invites, leaves, kicks and bans of remote users', () => {
     for (const u of [bob, erin]) {
       expect((await as(B.clientUrl, u)('POST', `${v3}/join/${enc(roomId)}?server_name=${enc(A.serverName)}`, {})).status).toBe(200);
     }
+    // erin's join was B's own event once bob had joined: it reaches A in a transaction.
+    await eventually('erin\'s join on A', async () => (await memberOn(A, alice, roomId, erin.userId)) === 'join');
     expect((await onA(`${v3}/rooms/${enc(roomId)}/kick`, 'POST', { user_id: erin.userId, reason: 'out' })).status).toBe(200);
     await eventually('the kick on B', async () => (await memberOn(B, bob, roomId, erin.userId)) === 'leave');
 

@@ -66,6 +66,10 @@ const arrayOf = (res: unknown, field: string): unknown[] | undefined => {
   return Array.isArray(v) ? v : undefined;
 };
 
+/** An outlier with no place in the room's graph here yet (ingest promotes it). */
+const isBareOutlier = (e: { outlier: boolean; rejected: boolean; stateGroup: number | null }) =>
+  e.outlier && !e.rejected && e.stateGroup === null;
+
 export function createAdmission(deps: {
   store: Store;
   events: EventsService;
@@ -159,8 +163,13 @@ export function createAdmission(deps: {
         log.info('dropped event of a state/auth chain: auth event missing', { eventId: c.admitted.eventId, authEvent: lacking });
         continue;
       }
-      const stored = events.ingestOutlier(c.pdu, c.admitted, version);
-      if (!stored.rejected) out.set(c.admitted.eventId, stored.pdu);
+      try {
+        const stored = events.ingestOutlier(c.pdu, c.admitted, version);
+        if (!stored.rejected) out.set(c.admitted.eventId, stored.pdu);
+      } catch (e) {
+        if (!(e instanceof CoreError)) throw e;
+        log.info('dropped event of a state/auth chain', { eventId: c.admitted.eventId, reason: e.message });
+      }
     }
     return out;
   }
@@ -196,7 +205,8 @@ export function createAdmission(deps: {
     }
     checked.sort((a, b) => a.pdu.depth - b.pdu.depth);
     for (const c of checked) {
-      if (store.hasEvent(c.admitted.eventId)) continue;
+      const known = store.getEvent(c.admitted.eventId);
+      if (known && !isBareOutlier(known)) continue;
       try {
         await admitChecked(c, origin, version, budget - 1);
       } catch (e) {
@@ -238,10 +248,12 @@ export function createAdmission(deps: {
 
   async function admitChecked(c: CheckedPdu, origin: string, version: RoomVersion, budget: number): Promise<string> {
     const { pdu, admitted } = c;
-    if (store.hasEvent(admitted.eventId)) {
-      if (store.getEvent(admitted.eventId)!.rejected) throw new CoreError('forbidden', 'Event was rejected');
+    const known = store.getEvent(admitted.eventId);
+    if (known && (known.rejected || !isBareOutlier(known))) {
+      if (known.rejected) throw new CoreError('forbidden', 'Event was rejected');
       return admitted.eventId;
     }
+    // Unknown, or an outlier only (fetched as an auth/state event): placed in the timeline now.
     let stateBefore: Map<StateKey, string> | undefined;
     const missingPrev = () => pdu.prev_events.filter((id) => store.getEvent(id)?.stateGroup == null);
     if (missingPrev().length && budget > 0) await fetchMissingPrevEvents(pdu, admitted.eventId, origin, version, budget);

@@ -210,7 +210,7 @@ export function createRemoteMembership(deps: {
     }
     if (!create) throw new MatrixError('M_UNKNOWN', `send_join answer from ${server} has no m.room.create`, { status: 502 });
     // The join's own state key is replaced by the join: the state given is the state before it.
-    const ev = events.ingest(joinPdu, { origin: server, admitted, stateBefore: state });
+    const ev = events.ingest(joinPdu, { origin: server, admitted, stateBefore: state, replaceExtremities: true });
     log.info('joined remote room', { roomId, via: server, stateEvents: state.size });
     return ev;
   }

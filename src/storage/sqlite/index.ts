@@ -155,6 +155,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     ),
     getEvent: db.prepare('SELECT * FROM events WHERE event_id = ?'),
     hasEvent: db.prepare('SELECT 1 FROM events WHERE event_id = ?').pluck(),
+    deleteOutlier: db.prepare('DELETE FROM events WHERE event_id = ? AND outlier = 1'),
     maxStream: db.prepare('SELECT COALESCE(MAX(stream_ordering), 0) FROM events').pluck(),
     eventsFwd: db.prepare(
       'SELECT * FROM events WHERE room_id = ? AND stream_ordering > ? AND stream_ordering < ? AND outlier = 0 ORDER BY stream_ordering ASC LIMIT ?',
@@ -543,6 +544,10 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
         remember(recentMembers, e.eventId, { membership: String(p.content.membership), sender: p.sender, streamOrdering });
       }
       return streamOrdering;
+    },
+    deleteOutlier: (eventId) => {
+      q.deleteOutlier.run(eventId);
+      eventCache.delete(eventId);
     },
     getEvent: (eventId) => {
       const hit = eventCache.get(eventId);

@@ -245,6 +245,20 @@ describe('PUT /_matrix/federation/v1/send/{txnId} with PDUs that fail the receip
     expect(msgs.body.chunk.some((e: any) => e.event_id === id)).toBe(false);
   });
 
+  it('promotes an event known only as an outlier into the timeline when it arrives in a transaction', async () => {
+    const pdu = remote.signEvent(message('@t:remote.test', 'first an outlier'), '11');
+    const id = eventIdFor(pdu, roomVersion('11')!);
+    s.hs.services.events.ingestOutlier(pdu, { eventId: id, canonicalLength: JSON.stringify(pdu).length }, roomVersion('11')!);
+    expect(s.hs.store.getEvent(id)!.outlier).toBe(true);
+    const res = await sendTxn([pdu], 'promote1');
+    expect(res.body.pdus[id]).toEqual({});
+    const ev = s.hs.store.getEvent(id)!;
+    expect([ev.outlier, ev.stateGroup !== null]).toEqual([false, true]);
+    expect(s.hs.store.getForwardExtremities(room)).toEqual([id]);
+    const msgs = await as(s.url, alice)('GET', `${v3}/rooms/${enc(room)}/messages?dir=b&limit=5`);
+    expect(msgs.body.chunk.map((e: any) => e.event_id)).toContain(id);
+  });
+
   it('refuses events for a room this server is not in', async () => {
     const pdu = remote.signEvent({ ...message(), room_id: '!elsewhere:remote.test' }, '11');
     const id = eventIdFor(pdu, roomVersion('11')!);
