@@ -283,3 +283,32 @@ describe("a Doorstep client's queries about a Synapse user", () => {
     expect(Object.keys(res.body.device_keys[sUser.userId] ?? {})).toEqual([sUser.deviceId]);
   });
 });
+
+describe('PUT /sendToDevice/{eventType}/{txnId} between Doorstep and Synapse', () => {
+  const toDeviceEvents = async (url: string, user: TestUser, since: string) =>
+    eventually(`a to-device event in ${user.userId}'s /sync`, async () => {
+      const res = await call(url, 'GET', `${v3}/sync?since=${enc(since)}&timeout=1000`, { token: user.accessToken });
+      return res.status === 200 && res.body.to_device?.events?.length ? res.body.to_device.events : undefined;
+    }, 10_000);
+
+  it("delivers a Synapse user's to-device message to a Doorstep device's /sync (m.direct_to_device EDU)", async () => {
+    const sUser = await syn.registerUser('td-sender-s');
+    const dUser = await registerUser(D.clientUrl, 'td-receiver-d');
+    const since = (await call(D.clientUrl, 'GET', `${v3}/sync`, { token: dUser.accessToken })).body.next_batch;
+    const res = await as(syn.clientUrl, sUser)('PUT', `${v3}/sendToDevice/m.interop.test/s1`, { messages: { [dUser.userId]: { [dUser.deviceId]: { hello: 'from synapse' } } } });
+    expect(res.status).toBe(200);
+    expect(await toDeviceEvents(D.clientUrl, dUser, since)).toEqual([{ sender: sUser.userId, type: 'm.interop.test', content: { hello: 'from synapse' } }]);
+  });
+
+  // DOORSTEP GAP: src/services/to-device.ts drops messages for remote users ("no federation sender
+  // yet"; logged at debug only) while answering the sender 200, so Olm/Megolm key sharing with
+  // Synapse users cannot work. Needs an outbound m.direct_to_device EDU through the federation queue.
+  it.failing("delivers a Doorstep user's to-device message to a Synapse device's /sync [Doorstep gap: remote to-device messages dropped]", async () => {
+    const dUser = await registerUser(D.clientUrl, 'td-sender-d');
+    const sUser = await syn.registerUser('td-receiver-s');
+    const since = (await call(syn.clientUrl, 'GET', `${v3}/sync`, { token: sUser.accessToken })).body.next_batch;
+    const res = await as(D.clientUrl, dUser)('PUT', `${v3}/sendToDevice/m.interop.test/d1`, { messages: { [sUser.userId]: { [sUser.deviceId]: { hello: 'from doorstep' } } } });
+    expect(res.status).toBe(200);
+    expect(await toDeviceEvents(syn.clientUrl, sUser, since)).toEqual([{ sender: dUser.userId, type: 'm.interop.test', content: { hello: 'from doorstep' } }]);
+  });
+});
