@@ -44,8 +44,13 @@ describe('startSynapse', () => {
 
   it('keeps its data across a clean stop (SIGTERM) and restart', async () => {
     const u = await syn.registerUser('harness-restart');
+    const before = syn.logs().length;
     await syn.restart();
     expect(syn.running).toBe(true);
+    // Twisted's orderly shutdown, not a kill: the stop was clean.
+    const stopLog = syn.logs().slice(before);
+    expect(stopLog).toContain('Received SIGTERM, shutting down.');
+    expect(stopLog).toContain('Main loop terminated.');
     const who = await as(syn.clientUrl, u)('GET', '/_matrix/client/v3/account/whoami');
     expect(who.status).toBe(200);
     expect(who.body.user_id).toBe(u.userId);
