@@ -83,9 +83,14 @@ export function createFederationClient(opts: FederationClientOptions): Federatio
   const agent = () => (agentInstance ??= createAgent({ verifyCertificates: opts.verifyCertificates, extraCaCerts: opts.extraCaCerts, guard }));
   // ...but made soon after start-up, off the path to "ready": requiring undici takes ~60 ms, which
   // a server's first federation request (and its peer's key fetch back) would otherwise wait for.
-  setTimeout(() => {
-    if (!closed) agent();
-  }, WARM_UP_DELAY_MS).unref();
+  const warmUp = setTimeout(() => {
+    try {
+      if (!closed) agent();
+    } catch {
+      /* made again on the first request, which reports the error */
+    }
+  }, WARM_UP_DELAY_MS);
+  warmUp.unref();
   const resolver = createServerResolver({
     resolveSrv: opts.resolveSrv ?? ((name) => dnsPromises.resolveSrv(name)),
     fetchWellKnown: (hostname) => fetchWellKnownUrl(agent(), `https://${hostname}/.well-known/matrix/server`),
@@ -203,6 +208,7 @@ export function createFederationClient(opts: FederationClientOptions): Federatio
     // (undici's close() followed by destroy() does not abort requests, hence the own bookkeeping.)
     close: async () => {
       closed = true;
+      clearTimeout(warmUp);
       if (inFlight.size > 0) {
         let timer: NodeJS.Timeout | undefined;
         const grace = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), CLOSE_GRACE_MS)));

@@ -390,19 +390,3 @@ export function createFederationRetrieval(deps: {
     },
   };
 }
-
-type RetrievalDeps = Parameters<typeof createFederationRetrieval>[0];
-const built = new WeakMap<object, FederationRetrieval>();
-
-/**
- * The retrieval service for a services bundle, built once per bundle (the route files share it).
- * Until app.ts carries it in `Services`.
- */
-export function federationRetrievalOf(s: Omit<RetrievalDeps, 'serverName'> & { config: { serverName: string } }): FederationRetrieval {
-  let r = built.get(s);
-  if (!r) {
-    const { store, events, directory, profile, e2eKeys, now, logger } = s;
-    built.set(s, (r = createFederationRetrieval({ store, events, directory, profile, e2eKeys, now, logger, serverName: s.config.serverName })));
-  }
-  return r;
-}

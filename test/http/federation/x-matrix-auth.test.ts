@@ -25,7 +25,7 @@ beforeAll(async () => {
   server = await startTestServer({ serverName: 'doorstep.test' });
   const s = server.hs.services;
   const app = express();
-  app.use(jsonBody(s.config.maxRequestBodySize));
+  app.use(jsonBody(server.hs.config.maxRequestBodySize));
   app.use(PROBE, requireXMatrix(s), (req, res) => {
     res.json({ origin: originOf(res), body: req.body ?? null });
   });

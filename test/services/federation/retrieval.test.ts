@@ -31,8 +31,8 @@ beforeAll(async () => {
   remote = await fakeRemote(s.hs, 'remote.test');
   const sv = s.hs.services;
   fed = createFederationRetrieval({
-    store: sv.store, events: sv.events, directory: sv.directory, profile: sv.profile, e2eKeys: sv.e2eKeys,
-    serverName: sv.config.serverName, now: sv.now, logger: sv.logger,
+    store: s.hs.store, events: sv.events, directory: sv.directory, profile: sv.profile, e2eKeys: sv.e2eKeys,
+    serverName: s.hs.config.serverName, now: sv.now, logger: sv.logger,
   });
 });
 afterAll(() => s.stop());
