@@ -367,12 +367,14 @@ export function createFederationRetrieval(deps: {
     userDevices(userId) {
       requireLocalUser(userId, 'user/devices');
       const keys = new Map(store.getDeviceKeys(userId).map((d) => [d.deviceId, d.keys]));
-      const devices = store.listDevices(userId).map((d): UserDevice => {
-        const out: UserDevice = { device_id: d.deviceId };
+      // user_devices.yaml: `keys` is required, so only devices that uploaded keys are listed (as
+      // Synapse does); a device without them cannot take part in end-to-end encryption anyway.
+      const devices = store.listDevices(userId).flatMap((d): UserDevice[] => {
         const k = keys.get(d.deviceId);
-        if (k) out.keys = k;
+        if (!k) return [];
+        const out: UserDevice = { device_id: d.deviceId, keys: k };
         if (d.displayName !== null) out.device_display_name = d.displayName;
-        return out;
+        return [out];
       });
       return { user_id: userId, stream_id: store.maxDeviceListStream(), devices };
     },

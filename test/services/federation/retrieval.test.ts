@@ -11,7 +11,7 @@ import { eventIdFor } from '../../../src/core/event-id';
 import type { Pdu } from '../../../src/core/types';
 import { MatrixError } from '../../../src/errors';
 import { createFederationRetrieval, type FederationRetrieval } from '../../../src/services/federation/retrieval';
-import { as, enc, registerUser, type TestUser } from '../../helpers/client';
+import { as, call, enc, registerUser, type TestUser } from '../../helpers/client';
 import { fakeRemote, type FakeRemote } from '../../helpers/fake-remote';
 import { startTestServer, type TestServer } from '../../helpers/server';
 
@@ -369,6 +369,14 @@ describe('userDevices, userKeysQuery, userKeysClaim', () => {
     expect(res.user_id).toBe(alice.userId);
     expect(Number.isInteger(res.stream_id)).toBe(true);
     expect(res.devices).toEqual([{ device_id: alice.deviceId, keys: deviceKeys(), device_display_name: 'Alice phone' }]);
+  });
+
+  it('leaves out devices that uploaded no keys (user_devices.yaml: keys is required)', async () => {
+    const login = await call(s.url, 'POST', `${v3}/login`, { body: { type: 'm.login.password', identifier: { type: 'm.id.user', user: alice.userId }, password: 'correct horse battery' } });
+    expect(login.status).toBe(200);
+    const res = fed.userDevices(alice.userId);
+    expect(res.devices.map((d) => d.device_id)).toEqual([alice.deviceId]);
+    expect(res.devices.every((d) => d.keys !== undefined)).toBe(true);
   });
 
   it('answers keys/query with the device keys of local users', () => {
