@@ -160,6 +160,21 @@ export function isValidRoomId(id: string): id is RoomId {
   return parseRoomId(id) !== null;
 }
 
+/**
+ * A room ID of room version 12 (rooms/v12.md "Room IDs"): `!` and the create event's reference
+ * hash in URL-safe unpadded Base64, with no server part. Doorstep does not support v12 rooms, but
+ * can meet their IDs (an alias or invite from another server) and must say so properly.
+ */
+export function isDomainlessRoomId(id: string): boolean {
+  return /^![A-Za-z0-9_-]{43}$/.test(id);
+}
+
+/** The server part of a room ID, or undefined for a v12 room ID (which has none). */
+export function roomIdServer(id: string): string | undefined {
+  const i = id.indexOf(':');
+  return i > 0 ? id.slice(i + 1) : undefined;
+}
+
 /** Parses `#room_alias:domain`. */
 export function parseRoomAlias(alias: string): ParsedRoomAlias | null {
   const parts = splitSigiled(alias, '#');

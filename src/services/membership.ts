@@ -3,7 +3,7 @@
  * leave/kick/ban). Each builds the m.room.member event and sends it through the one
  * event door; the room version's auth rules decide, and their refusal is a 403.
  */
-import { isValidUserId } from '../core/ids';
+import { isValidUserId, roomIdServer } from '../core/ids';
 import { stateKey, type JsonObject, type StrippedStateEvent } from '../core/types';
 import { STRIPPED_STATE_KEYS, strippedState } from '../core/stripped-state';
 import { forbidden, invalidParam, notFound } from '../errors';
@@ -68,7 +68,8 @@ export function createMembershipService(deps: {
     const known = store.getOutOfRoomMembership(roomId, userId)?.servers ?? [];
     const m = store.getMembership(roomId, userId);
     const inviter = m?.membership === 'invite' ? [serverOf(m.sender)] : [];
-    return [...new Set([...hints, ...inviter, ...known, serverOf(roomId)])].filter((s) => s !== serverName);
+    const home = roomIdServer(roomId);
+    return [...new Set([...hints, ...inviter, ...known, ...(home ? [home] : [])])].filter((s) => s !== serverName);
   }
 
   const isLocal = (userId: string) => userId.endsWith(`:${serverName}`) && userId.startsWith('@');

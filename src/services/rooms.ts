@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { isSupportedRoomVersion, roomVersion } from '../core/room-versions';
-import { isValidRoomAlias, isValidRoomId, isValidUserId } from '../core/ids';
+import { isDomainlessRoomId, isValidRoomAlias, isValidRoomId, isValidUserId } from '../core/ids';
 import { parsePowerLevels, userPowerLevel } from '../core/auth';
 import { stateKey as sk, type JsonObject, type StateKey } from '../core/types';
 import { MatrixError, badJson, forbidden, invalidParam, notFound, unsupportedRoomVersion } from '../errors';
@@ -174,6 +174,11 @@ export function createRoomsService(deps: {
 
   async function resolveRoomIdOrAlias(idOrAlias: string, via: string[] = []) {
     if (idOrAlias.startsWith('!')) {
+      if (isDomainlessRoomId(idOrAlias)) {
+        // A v12 room: only another server can be asked (which will say its version is unsupported).
+        if (!store.getRoom(idOrAlias) && !via.length) throw notFound(`Unknown room ${idOrAlias}`);
+        return { roomId: idOrAlias, servers: via };
+      }
       if (!isValidRoomId(idOrAlias)) throw invalidParam(`Invalid room ID: ${idOrAlias}`);
       // A room we do not know may live on another server: the membership service goes through
       // `via` (and the room ID's server) and answers 404 when there is no one to ask.

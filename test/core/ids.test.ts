@@ -3,6 +3,8 @@ import {
   isValidLocalpart,
   isValidRoomAlias,
   isValidRoomId,
+  isDomainlessRoomId,
+  roomIdServer,
   isValidServerName,
   isValidUserId,
   parseRoomAlias,
@@ -241,4 +243,18 @@ describe('serverNameOf', () => {
       expect(serverNameOf(id)).toBeNull();
     },
   );
+});
+
+describe('isDomainlessRoomId / roomIdServer (rooms/v12.md "Room IDs")', () => {
+  const v12 = '!' + 'A'.repeat(20) + '-_' + 'b'.repeat(21);
+  it('recognises a v12 room ID (43 URL-safe Base64 characters, no server part) and nothing else', () => {
+    expect(isDomainlessRoomId(v12)).toBe(true);
+    expect(isDomainlessRoomId('!abc:example.org')).toBe(false);
+    expect(isDomainlessRoomId('!' + 'A'.repeat(42))).toBe(false);
+    expect(isDomainlessRoomId('!' + 'A'.repeat(42) + '+')).toBe(false);
+  });
+  it('gives the server part of a room ID, undefined for a v12 one', () => {
+    expect(roomIdServer('!abc:example.org:8448')).toBe('example.org:8448');
+    expect(roomIdServer(v12)).toBeUndefined();
+  });
 });

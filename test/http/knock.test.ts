@@ -304,3 +304,19 @@ describe('knock rate limit', () => {
     }
   });
 });
+
+describe('POST /knock/{roomId} with a room version 12 room ID (no server part)', () => {
+  it('answers 404 M_NOT_FOUND without via (there is no server to ask), not 400', async () => {
+    const { registerUser: reg, as: asUser } = await import('../helpers/client');
+    const { startTestServer } = await import('../helpers/server');
+    const srv = await startTestServer();
+    try {
+      const u = await reg(srv.url, 'v12knocker');
+      const res = await asUser(srv.url, u)('POST', `/_matrix/client/v3/knock/${encodeURIComponent('!' + 'Q'.repeat(43))}`, {});
+      expect(res.status).toBe(404);
+      expect(res.body.errcode).toBe('M_NOT_FOUND');
+    } finally {
+      await srv.stop();
+    }
+  });
+});

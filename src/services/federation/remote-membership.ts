@@ -18,6 +18,7 @@ import { splitStateKey, stateKey, type JsonObject, type Pdu, type StateKey, type
 import { badJson, forbidden, incompatibleRoomVersion, invalidParam, MatrixError, missingParam, notFound } from '../../errors';
 import { RemoteError, type FederationClient } from '../../fedclient/client';
 import { relayRemoteError } from './remote-errors';
+import { roomIdServer } from '../../core/ids';
 import { requireServerAllowed } from './acl';
 import * as api from '../../fedclient/api';
 import type { Logger } from '../../log';
@@ -392,7 +393,7 @@ export function createRemoteMembership(deps: {
       stripped.push(stripEvent(signed));
       const prior = store.getOutOfRoomMembership(roomId, target);
       events.recordOutOfRoomMembership(signed, c.admitted, {
-        strippedState: stripped, servers: [...new Set([origin, ...(prior?.servers ?? []), serverOf(roomId)])], roomVersion: version.id,
+        strippedState: stripped, servers: [...new Set([origin, ...(prior?.servers ?? []), ...(roomIdServer(roomId) ? [roomIdServer(roomId)!] : [])])], roomVersion: version.id,
       });
     }
     return { event: signed as unknown as JsonObject };
