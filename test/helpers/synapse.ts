@@ -22,6 +22,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Agent, request } from 'undici';
 import { call, type TestUser } from './client';
+import { startCluster, type Cluster, type ClusterOptions, type ClusterServer } from './cluster';
 
 interface PairModule {
   selfSignedCert(certPath: string, keyPath: string, days?: number): { certPath: string; keyPath: string };
@@ -346,4 +347,19 @@ export async function startSynapse(opts: SynapseOptions = {}): Promise<SynapseSe
       throw e;
     }
   }
+}
+
+/**
+ * A Synapse and a one-server Doorstep cluster started together (in parallel). If either fails to
+ * start, the other is stopped before the error is rethrown, so no process outlives the test file.
+ */
+export async function startSynapseAndDoorstep(
+  opts: { synapse?: SynapseOptions; cluster?: ClusterOptions } = {},
+): Promise<{ syn: SynapseServer; cluster: Cluster; D: ClusterServer }> {
+  const [s, c] = await Promise.allSettled([startSynapse(opts.synapse), startCluster(1, opts.cluster)]);
+  if (s.status === 'rejected' || c.status === 'rejected') {
+    await Promise.all([s.status === 'fulfilled' ? s.value.close() : undefined, c.status === 'fulfilled' ? c.value.stop() : undefined]);
+    throw s.status === 'rejected' ? s.reason : (c as PromiseRejectedResult).reason;
+  }
+  return { syn: s.value, cluster: c.value, D: c.value.servers[0]! };
 }

@@ -5,8 +5,8 @@
  * (Request Authentication, X-Matrix), "Querying for information" (GET /query/profile).
  */
 import { as, call, enc, registerUser, type TestUser } from '../helpers/client';
-import { startCluster, type Cluster, type ClusterServer } from '../helpers/cluster';
-import { startSynapse, type SynapseServer } from '../helpers/synapse';
+import { type Cluster, type ClusterServer } from '../helpers/cluster';
+import { startSynapseAndDoorstep, type SynapseServer } from '../helpers/synapse';
 
 let syn: SynapseServer;
 let cluster: Cluster;
@@ -14,8 +14,7 @@ let D: ClusterServer;
 
 beforeAll(async () => {
   const t0 = Date.now();
-  [syn, cluster] = await Promise.all([startSynapse(), startCluster(1)]);
-  D = cluster.servers[0]!;
+  ({ syn, cluster, D } = await startSynapseAndDoorstep());
   console.log(`interop harness: Synapse ready in ${syn.lastStartMs} ms (with Doorstep in parallel: ${Date.now() - t0} ms)`);
 });
 afterAll(async () => {

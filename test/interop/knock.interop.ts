@@ -10,9 +10,9 @@
  * the user is banned).
  */
 import { as, enc, registerUser, type TestUser } from '../helpers/client';
-import { startCluster, type Cluster, type ClusterServer } from '../helpers/cluster';
+import { type Cluster, type ClusterServer } from '../helpers/cluster';
 import { sync } from '../helpers/sync';
-import { startSynapse, type SynapseServer } from '../helpers/synapse';
+import { startSynapseAndDoorstep, type SynapseServer } from '../helpers/synapse';
 
 const v3 = '/_matrix/client/v3';
 
@@ -108,8 +108,7 @@ const knock = (url: string, user: TestUser, roomId: string, via: string, reason?
 beforeAll(async () => {
   // INTEROP_KEEP=1 keeps both servers' directories (configs, databases, logs) for a post-mortem.
   const keepFiles = !!process.env.INTEROP_KEEP;
-  [syn, cluster] = await Promise.all([startSynapse({ keepFiles }), startCluster(1, { keepFiles })]);
-  D = cluster.servers[0]!;
+  ({ syn, cluster, D } = await startSynapseAndDoorstep({ synapse: { keepFiles }, cluster: { keepFiles } }));
   if (keepFiles) console.log(`interop: Synapse log ${syn.logPath}, Doorstep log ${D.logPath}`);
   sMod = await syn.registerUser('smod');
   dMod = await registerUser(D.clientUrl, 'dmod');

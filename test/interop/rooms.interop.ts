@@ -15,8 +15,8 @@ import nacl from 'tweetnacl';
 import { canonicalJson } from '../../src/core/canonical-json';
 import { encodeUnpaddedBase64 } from '../../src/core/base64';
 import { as, call, enc, registerUser, type TestUser } from '../helpers/client';
-import { startCluster, type Cluster, type ClusterServer } from '../helpers/cluster';
-import { startSynapse, type SynapseServer } from '../helpers/synapse';
+import { type Cluster, type ClusterServer } from '../helpers/cluster';
+import { startSynapseAndDoorstep, type SynapseServer } from '../helpers/synapse';
 
 const v3 = '/_matrix/client/v3';
 
@@ -107,8 +107,7 @@ async function login(url: string, userId: string, password = 'correct horse batt
 
 beforeAll(async () => {
   const keepFiles = !!process.env.INTEROP_KEEP;
-  [syn, cluster] = await Promise.all([startSynapse({ keepFiles }), startCluster(1, { keepFiles })]);
-  D = cluster.servers[0]!;
+  ({ syn, cluster, D } = await startSynapseAndDoorstep({ synapse: { keepFiles }, cluster: { keepFiles } }));
   if (keepFiles) console.log(`interop: Synapse log ${syn.logPath}, Doorstep log ${D.logPath}`);
   sMod = await syn.registerUser('smod');
   dMod = await registerUser(D.clientUrl, 'dmod');
@@ -244,12 +243,10 @@ describe('GET /_matrix/federation/v1/user/devices/{userId} answered by Doorstep'
     expect(Object.keys(res.body.device_keys[dUser.userId])).toEqual([dUser.deviceId]);
   });
 
-  // DOORSTEP BUG: GET /user/devices lists a device that has no uploaded keys as {device_id} without
-  // `keys`, which user_devices.yaml requires. Synapse indexes device["keys"] (handlers/e2e_keys.py,
-  // query_devices resync) and the whole query fails: failures {"<doorstep>": {status: 503, message:
-  // "'keys'"}}. Fix (src/services/federation/retrieval.ts userDevices): list only devices with keys,
-  // as Synapse does (get_e2e_device_keys_and_signatures with include_all_devices=False).
-  it.failing("gives Synapse's client a Doorstep user's device keys when the user also has a device without keys [Doorstep bug: /user/devices omits required `keys`]", async () => {
+  // Found by this suite: /user/devices listed a keyless device as {device_id} without the required
+  // `keys`, and Synapse's query (handlers/e2e_keys.py reads device["keys"]) failed whole with
+  // {status: 503, message: "'keys'"}. Fixed in 05278a7 (only devices with keys are listed).
+  it("gives Synapse's client a Doorstep user's device keys when the user also has a device without keys", async () => {
     const dUser = await registerUser(D.clientUrl, 'keys-two');
     const sUser = await syn.registerUser('keys-two-reader');
     expect((await as(D.clientUrl, dUser)('POST', `${v3}/keys/upload`, { device_keys: signedDeviceKeys(dUser) })).status).toBe(200);
