@@ -291,3 +291,41 @@ export function publicRooms(client: FederationClient, destination: string, param
   if (rest.third_party_instance_id !== undefined) query['third_party_instance_id'] = rest.third_party_instance_id;
   return client.request(destination, { method: 'GET', path: `${V1}/publicRooms`, query, ...o });
 }
+
+// ---- devices and end-to-end keys -------------------------------------------------------------------
+
+/** GET /v1/user/devices/{userId} answer (user_devices.yaml). */
+export interface UserDevicesResponse {
+  user_id: string;
+  stream_id: number;
+  devices: Array<{ device_id: string; keys: JsonObject; device_display_name?: string }>;
+  master_key?: JsonObject;
+  self_signing_key?: JsonObject;
+}
+
+/** POST /v1/user/keys/query answer (user_keys.yaml). */
+export interface UserKeysQueryResponse {
+  device_keys?: Record<string, Record<string, JsonObject>>;
+  master_keys?: Record<string, JsonObject>;
+  self_signing_keys?: Record<string, JsonObject>;
+}
+
+/** POST /v1/user/keys/claim answer (user_keys.yaml): userId → deviceId → keyId → key. */
+export interface UserKeysClaimResponse {
+  one_time_keys?: Record<string, Record<string, Record<string, unknown>>>;
+}
+
+/** GET /v1/user/devices/{userId} (spec "Device Management"). */
+export function userDevices(client: FederationClient, destination: string, userId: string, o?: CallOptions): Promise<UserDevicesResponse> {
+  return client.request(destination, { method: 'GET', path: `${V1}/user/devices/${encodeSegment(userId)}`, ...o });
+}
+
+/** POST /v1/user/keys/query with `{device_keys: {userId: [deviceId…]}}` (an empty list: every device). */
+export function userKeysQuery(client: FederationClient, destination: string, deviceKeys: Record<string, readonly string[]>, o?: CallOptions): Promise<UserKeysQueryResponse> {
+  return client.request(destination, { method: 'POST', path: `${V1}/user/keys/query`, body: { device_keys: deviceKeys }, ...o });
+}
+
+/** POST /v1/user/keys/claim with `{one_time_keys: {userId: {deviceId: algorithm}}}`. */
+export function userKeysClaim(client: FederationClient, destination: string, oneTimeKeys: Record<string, Record<string, string>>, o?: CallOptions): Promise<UserKeysClaimResponse> {
+  return client.request(destination, { method: 'POST', path: `${V1}/user/keys/claim`, body: { one_time_keys: oneTimeKeys }, ...o });
+}

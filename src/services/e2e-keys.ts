@@ -4,10 +4,19 @@
  * fallback keys for local users, and the device-list change stream behind
  * /sync `device_lists` and /keys/changes. Cross-signing and key backup are not implemented
  * (GET /room_keys/version answers 404 M_NOT_FOUND: "no backup").
+ *
+ * Users of other servers: `queryAll` / `claimAll` ask each user's server (server-server-api
+ * "End-to-End Encryption": POST /_matrix/federation/v1/user/keys/query and /user/keys/claim), one
+ * request per server, all in parallel, each bounded by the request's `timeout` (10 s by default, as
+ * keys.yaml recommends). A server that fails is listed under `failures` ({status, message}, the
+ * shape Synapse uses) and the rest of the answer is still 200.
  */
 import { canonicalJson } from '../core/canonical-json';
+import { serverNameOf } from '../core/ids';
 import type { JsonObject, JsonValue } from '../core/types';
 import { invalidParam, missingParam, notFound } from '../errors';
+import { RemoteError, type FederationClient } from '../fedclient/client';
+import { userKeysClaim, userKeysQuery } from '../fedclient/api';
 import type { Store } from '../storage/store';
 import type { KeyRecord } from '../storage/client-data';
 import type { Notifier } from './notifier';
@@ -37,10 +46,14 @@ export interface Device {
 export interface E2eKeysService {
   /** POST /keys/upload → `{one_time_key_counts}`. */
   upload(device: Device, body: KeysUploadRequest): { one_time_key_counts: Record<string, number> };
-  /** POST /keys/query. */
+  /** POST /keys/query for local users only (remote ones are left out); the federation answer. */
   query(requesterId: string, body: KeysQueryRequest): JsonObject;
-  /** POST /keys/claim: a one-time key when one is left, else the fallback key. */
+  /** POST /keys/claim for local users only: a one-time key when one is left, else the fallback key. */
   claim(requesterId: string, body: KeysClaimRequest): JsonObject;
+  /** POST /keys/query: local users as `query`, remote users from their servers; failed servers under `failures`. */
+  queryAll(requesterId: string, body: KeysQueryRequest): Promise<JsonObject>;
+  /** POST /keys/claim: local users as `claim`, remote users from their servers; failed servers under `failures`. */
+  claimAll(requesterId: string, body: KeysClaimRequest): Promise<JsonObject>;
   /** GET /keys/changes?from&to (`left` is always empty). */
   changes(requesterId: string, from: string | undefined, to: string | undefined): { changed: string[]; left: string[] };
   /** GET /room_keys/version: there is never a backup → 404 M_NOT_FOUND. */
@@ -56,9 +69,71 @@ export interface E2eKeysService {
 /** The algorithm clients count on (matrix-js-sdk re-uploads while it reads 0 or nothing). */
 const SIGNED_CURVE25519 = 'signed_curve25519';
 
-export function createE2eKeysService(deps: { store: Store; notifier: Notifier; serverName: string }): E2eKeysService {
+/** keys.yaml `timeout`: "10 seconds is the recommended default". */
+export const DEFAULT_REMOTE_KEYS_TIMEOUT_MS = 10_000;
+
+const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** A `failures` entry for a server that did not answer (Synapse's shape: status and message). */
+export function keysFailure(e: unknown): JsonObject {
+  if (e instanceof RemoteError) {
+    const out: JsonObject = { status: e.status, message: e.message };
+    if (e.errcode) out.errcode = e.errcode;
+    return out;
+  }
+  return { status: 503, message: (e as Error)?.message ?? String(e) };
+}
+
+/** Splits `byUser` into the remote servers' parts (users with no valid server name are left out). */
+function groupByServer<T>(byUser: Record<string, T>, isLocal: (userId: string) => boolean): Map<string, Record<string, T>> {
+  const out = new Map<string, Record<string, T>>();
+  for (const [userId, v] of Object.entries(byUser)) {
+    if (isLocal(userId)) continue;
+    const server = serverNameOf(userId);
+    if (!server) continue;
+    let part = out.get(server);
+    if (!part) out.set(server, (part = {}));
+    part[userId] = v;
+  }
+  return out;
+}
+
+export function createE2eKeysService(deps: {
+  store: Store;
+  notifier: Notifier;
+  serverName: string;
+  /** Without it, remote users are left out of queryAll / claimAll. */
+  fedclient?: FederationClient;
+}): E2eKeysService {
   const { store, notifier, serverName } = deps;
   const isLocal = (userId: string) => userId.endsWith(`:${serverName}`);
+
+  /** Asks every server in `groups` at once; answers by server, failures by server. */
+  async function askServers<T, R>(
+    groups: Map<string, T>,
+    ask: (fedclient: FederationClient, server: string, part: T) => Promise<R>,
+  ): Promise<{ answers: Array<[string, T, R]>; failures: Record<string, JsonObject> }> {
+    const answers: Array<[string, T, R]> = [];
+    const failures: Record<string, JsonObject> = {};
+    const fedclient = deps.fedclient;
+    await Promise.all(
+      [...groups].map(async ([server, part]) => {
+        if (!fedclient) {
+          failures[server] = { status: 503, message: 'Federation is not available' };
+          return;
+        }
+        try {
+          answers.push([server, part, await ask(fedclient, server, part)]);
+        } catch (e) {
+          failures[server] = keysFailure(e);
+        }
+      }),
+    );
+    return { answers, failures };
+  }
+
+  const timeoutOf = (t: number | undefined) =>
+    typeof t === 'number' && Number.isFinite(t) && t > 0 ? Math.min(t, 60_000) : DEFAULT_REMOTE_KEYS_TIMEOUT_MS;
 
   function splitKeyId(keyId: string): string {
     const i = keyId.indexOf(':');
@@ -79,7 +154,7 @@ export function createE2eKeysService(deps: { store: Store; notifier: Notifier; s
     return out;
   }
 
-  return {
+  const service: E2eKeysService = {
     upload(device, body) {
       const { userId, deviceId } = device;
       const dk = body.device_keys;
@@ -135,6 +210,62 @@ export function createE2eKeysService(deps: { store: Store; notifier: Notifier; s
       return { device_keys: deviceKeys, failures: {}, master_keys: {}, self_signing_keys: {}, user_signing_keys: {} };
     },
 
+    async queryAll(requesterId, body) {
+      const local = service.query(requesterId, body) as {
+        device_keys: Record<string, JsonValue>;
+        failures: Record<string, JsonValue>;
+        master_keys: Record<string, JsonValue>;
+        self_signing_keys: Record<string, JsonValue>;
+      };
+      const timeoutMs = timeoutOf(body.timeout);
+      const { answers, failures } = await askServers(groupByServer(body.device_keys, isLocal), (fc, server, part) =>
+        userKeysQuery(fc, server, part, { timeoutMs }),
+      );
+      for (const [, part, res] of answers) {
+        if (!isObject(res)) continue;
+        const dk = isObject(res.device_keys) ? res.device_keys : {};
+        const mk = isObject(res.master_keys) ? res.master_keys : {};
+        const ssk = isObject(res.self_signing_keys) ? res.self_signing_keys : {};
+        // Only what we asked this server about, and only keys that say whose they are.
+        for (const userId of Object.keys(part)) {
+          const devices = dk[userId];
+          if (isObject(devices)) {
+            const out: JsonObject = {};
+            for (const [deviceId, keys] of Object.entries(devices)) {
+              if (isObject(keys) && keys.user_id === userId && keys.device_id === deviceId) out[deviceId] = keys;
+            }
+            local.device_keys[userId] = out;
+          }
+          const m = mk[userId];
+          if (isObject(m) && m.user_id === userId) local.master_keys[userId] = m;
+          const s = ssk[userId];
+          if (isObject(s) && s.user_id === userId) local.self_signing_keys[userId] = s;
+        }
+      }
+      Object.assign(local.failures, failures);
+      return local as unknown as JsonObject;
+    },
+
+    async claimAll(requesterId, body) {
+      const local = service.claim(requesterId, body) as {
+        one_time_keys: Record<string, JsonValue>;
+        failures: Record<string, JsonValue>;
+      };
+      const timeoutMs = timeoutOf(body.timeout);
+      const { answers, failures } = await askServers(groupByServer(body.one_time_keys, isLocal), (fc, server, part) =>
+        userKeysClaim(fc, server, part, { timeoutMs }),
+      );
+      for (const [, part, res] of answers) {
+        const otk = isObject(res) && isObject(res.one_time_keys) ? res.one_time_keys : {};
+        for (const userId of Object.keys(part)) {
+          const byDevice = otk[userId];
+          if (isObject(byDevice)) local.one_time_keys[userId] = byDevice;
+        }
+      }
+      Object.assign(local.failures, failures);
+      return local as unknown as JsonObject;
+    },
+
     claim(_requesterId, body) {
       const result: Record<string, Record<string, Record<string, JsonValue>>> = {};
       store.transaction(() => {
@@ -168,4 +299,5 @@ export function createE2eKeysService(deps: { store: Store; notifier: Notifier; s
     unusedFallbackKeyTypes: (device) => store.unusedFallbackKeyTypes(device.userId, device.deviceId),
     usersSharingRoomsWith,
   };
+  return service;
 }

@@ -7,10 +7,19 @@
  *
  * A change re-sends the user's member event in every joined room
  * (membership.propagateProfile), as the spec's m.room.member displayname/avatar_url expect.
+ *
+ * A user of another server is looked up on their server (spec: server-server-api "Querying for
+ * information", GET /_matrix/federation/v1/query/profile) by `fetchProfile` / `fetchField`; its
+ * 404 M_NOT_FOUND is relayed, a server that cannot be reached is 502 (relayRemoteError), as
+ * Synapse. Remote profiles are not cached: a client asking again sees a change at once.
  */
-import type { JsonObject } from '../core/types';
+import { isValidUserId, serverNameOf } from '../core/ids';
+import type { JsonObject, JsonValue } from '../core/types';
 import { badJson, forbidden, invalidParam, missingParam, notFound } from '../errors';
+import type { FederationClient } from '../fedclient/client';
+import { queryProfile } from '../fedclient/api';
 import type { Store } from '../storage/store';
+import { relayRemoteError } from './federation/remote-errors';
 import type { MembershipService } from './membership';
 
 /** The profile fields Doorstep stores (and lets users change). */
@@ -25,6 +34,10 @@ export interface ProfileService {
   getProfile(userId: string): JsonObject;
   /** GET /profile/{userId}/{keyName}: `{[keyName]: value}`; 404 when unset. */
   getField(userId: string, keyName: string): JsonObject;
+  /** GET /profile/{userId} for any user: a local one as getProfile, a remote one from their server. */
+  fetchProfile(userId: string): Promise<JsonObject>;
+  /** GET /profile/{userId}/{keyName} for any user: a local one as getField, a remote one from their server. */
+  fetchField(userId: string, keyName: string): Promise<JsonObject>;
   /**
    * PUT /profile/{userId}/{keyName} with a body already validated against schema/profile-field
    * (types and lengths of displayname / avatar_url). Only for the requester's own profile.
@@ -34,11 +47,42 @@ export interface ProfileService {
   deleteField(requesterId: string, userId: string, keyName: string): void;
 }
 
-export function createProfileService(deps: { store: Store; membership: MembershipService }): ProfileService {
+/** How long a remote profile query may take before the client gets 502. */
+export const REMOTE_PROFILE_TIMEOUT_MS = 10_000;
+
+export function createProfileService(deps: {
+  store: Store;
+  membership: MembershipService;
+  /** Our server name; with `fedclient`, profiles of other servers' users are queried over federation. */
+  serverName?: string;
+  fedclient?: FederationClient;
+}): ProfileService {
   const { store, membership } = deps;
 
+  /** The server to ask about `userId`, or undefined when it is ours (or we cannot ask). */
+  function remoteServerOf(userId: string): string | undefined {
+    if (!deps.fedclient || deps.serverName === undefined || !isValidUserId(userId)) return undefined;
+    const server = serverNameOf(userId);
+    return server && server !== deps.serverName ? server : undefined;
+  }
+
+  async function queryRemote(server: string, userId: string, field?: string): Promise<JsonObject> {
+    let res: unknown;
+    try {
+      res = await queryProfile(deps.fedclient!, server, userId, field, { timeoutMs: REMOTE_PROFILE_TIMEOUT_MS });
+    } catch (e) {
+      throw relayRemoteError(e, 'fetch the profile');
+    }
+    // query.yaml: the fields that are set; a null (some servers send it for unset) is left out.
+    const out: JsonObject = {};
+    if (res && typeof res === 'object' && !Array.isArray(res)) {
+      for (const [k, v] of Object.entries(res as Record<string, JsonValue>)) if (v !== null && v !== undefined) out[k] = v;
+    }
+    return out;
+  }
+
   function userOf(userId: string) {
-    // Remote profiles would need a federation profile query, which Doorstep does not make yet.
+    // Remote users: fetchProfile / fetchField ask their server.
     const u = store.getUser(userId);
     if (!u) throw notFound('Profile not found');
     return u;
@@ -75,12 +119,27 @@ export function createProfileService(deps: { store: Store; membership: Membershi
     return out;
   }
 
+  function getField(userId: string, keyName: string): JsonObject {
+    checkKeyName(keyName);
+    const profile = getProfile(userId);
+    if (!(keyName in profile)) throw notFound(`No ${keyName} set for this user`);
+    return { [keyName]: profile[keyName]! };
+  }
+
   return {
     getProfile,
+    getField,
 
-    getField(userId, keyName) {
+    async fetchProfile(userId) {
+      const server = remoteServerOf(userId);
+      return server === undefined ? getProfile(userId) : queryRemote(server, userId);
+    },
+
+    async fetchField(userId, keyName) {
+      const server = remoteServerOf(userId);
+      if (server === undefined) return getField(userId, keyName);
       checkKeyName(keyName);
-      const profile = getProfile(userId);
+      const profile = await queryRemote(server, userId, keyName);
       if (!(keyName in profile)) throw notFound(`No ${keyName} set for this user`);
       return { [keyName]: profile[keyName]! };
     },
