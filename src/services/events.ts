@@ -196,14 +196,23 @@ export function createEventsService(deps: {
     });
   }
 
-  /** Verifies `join_authorised_via_users_server` signatures for our own server (remote: federation issue). */
+  /**
+   * Auth rule 4.2 (v8+): a join naming `join_authorised_via_users_server` must be signed by that
+   * user's server. Ours is verified here with our key. Another server's signature on a remote
+   * event was verified by admission before the door (core/pdu-checks requiredSigners names that
+   * server; the key ring is async, the door is not), so here it only has to be present.
+   */
   function authOptions(event: { room_id: string }) {
     const createId = store.getCurrentStateEventId(event.room_id, 'm.room.create', '');
     return {
       createEventId: createId,
-      verifyJoinAuthorisedViaSignature: (ev: object, serverName: string) =>
-        serverName === keys.serverName &&
-        verifyEventSignature(ev as never, serverName, keys.signingKey.keyId, keys.signingKey.publicKey, versionOfEvent(ev)),
+      verifyJoinAuthorisedViaSignature: (ev: object, serverName: string) => {
+        if (serverName === keys.serverName) {
+          return verifyEventSignature(ev as never, serverName, keys.signingKey.keyId, keys.signingKey.publicKey, versionOfEvent(ev));
+        }
+        const sigs = (ev as { signatures?: Record<string, unknown> }).signatures?.[serverName];
+        return !!sigs && typeof sigs === 'object' && Object.keys(sigs).length > 0;
+      },
     };
   }
   const versionOfEvent = (ev: object): RoomVersion => roomVersionOf((ev as { room_id: string }).room_id);

@@ -11,6 +11,7 @@ import type { Store } from '../storage/store';
 import type { EventsService, PersistedEvent } from './events';
 import type { RateLimiter } from './ratelimit';
 import type { RemoteMembership } from './federation/remote-membership';
+import { restrictedJoinFor } from './restricted-joins';
 
 export interface MembershipOptions {
   reason?: string;
@@ -114,6 +115,8 @@ export function createMembershipService(deps: {
         if (!servers.length) requireRoom(roomId);
         return remote().join(roomId, userId, servers, content);
       }
+      const restricted = restrictedJoinFor({ store, events, serverName }, roomId, userId, events.roomVersionOf(roomId));
+      if (restricted.needed && restricted.authoriser) content.join_authorised_via_users_server = restricted.authoriser;
       const current = membershipOf(roomId, userId);
       // Re-joining while joined is allowed (a profile refresh); auth rules decide the rest.
       if (current === 'join') {

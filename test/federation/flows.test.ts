@@ -170,3 +170,37 @@ describe('invites, leaves, kicks and bans of remote users', () => {
     });
   });
 });
+
+describe('restricted joins across servers (client-server-api "Restricted rooms")', () => {
+  for (const [version, rule] of [['10', 'restricted'], ['11', 'knock_restricted']] as const) {
+    it(`lets a user of another server who is in the allowed room join a ${rule} room (v${version}): the room's server authorises and signs`, async () => {
+      const allowed = await createRoom({ preset: 'public_chat', room_version: version });
+      const roomId = await createRoom({
+        room_version: version,
+        initial_state: [{ type: 'm.room.join_rules', state_key: '', content: { join_rule: rule, allow: [{ type: 'm.room_membership', room_id: allowed }] } }],
+      });
+      const outsider = await registerUser(B.clientUrl, `outsider${version}`);
+      const refused = await as(B.clientUrl, outsider)('POST', `${v3}/join/${enc(roomId)}?server_name=${enc(A.serverName)}`, {});
+      expect(refused.status).toBe(403);
+
+      const member = await registerUser(B.clientUrl, `member${version}`);
+      expect((await as(B.clientUrl, member)('POST', `${v3}/join/${enc(allowed)}?server_name=${enc(A.serverName)}`, {})).status).toBe(200);
+      const join = await as(B.clientUrl, member)('POST', `${v3}/join/${enc(roomId)}?server_name=${enc(A.serverName)}`, {});
+      expect(join.status).toBe(200);
+      const onA = await as(A.clientUrl, alice)('GET', `${v3}/rooms/${enc(roomId)}/state/m.room.member/${enc(member.userId)}`);
+      expect(onA.body).toMatchObject({ membership: 'join', join_authorised_via_users_server: alice.userId });
+    });
+  }
+
+  it('authorises a local restricted join on the room\'s own server too', async () => {
+    const allowed = await createRoom({ preset: 'public_chat', room_version: '10' });
+    const roomId = await createRoom({
+      room_version: '10',
+      initial_state: [{ type: 'm.room.join_rules', state_key: '', content: { join_rule: 'restricted', allow: [{ type: 'm.room_membership', room_id: allowed }] } }],
+    });
+    const local = await registerUser(A.clientUrl, 'localmember');
+    expect((await as(A.clientUrl, local)('POST', `${v3}/join/${enc(roomId)}`, {})).status).toBe(403);
+    expect((await as(A.clientUrl, local)('POST', `${v3}/join/${enc(allowed)}`, {})).status).toBe(200);
+    expect((await as(A.clientUrl, local)('POST', `${v3}/join/${enc(roomId)}`, {})).status).toBe(200);
+  });
+});

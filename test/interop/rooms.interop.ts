@@ -339,34 +339,9 @@ describe('POST /join/{roomId} on a restricted room of the other server', () => {
         expect({ status: res.status, errcode: res.body?.errcode }).toEqual({ status: 403, errcode: 'M_FORBIDDEN' });
       });
 
-      const bug =
-        hostName === 'Synapse'
-          ? // DOORSTEP BUG (joining side), two parts, both in the path Doorstep → Synapse:
-            // 1. src/services/federation/remote-membership.ts fillTemplate replaces the make_join
-            //    template's content with `{...content, membership}`, dropping the
-            //    `join_authorised_via_users_server` Synapse put there (joins-v1.yaml: required for a
-            //    restricted join) while keeping the template's auth_events, which name that user's
-            //    member event: Synapse rejects the send_join ("has unexpected auth_event for
-            //    ('m.room.member', '@smod:…')", 403 "join event was rejected"). Fix: keep the
-            //    template's join_authorised_via_users_server for kind 'join'.
-            // 2. With 1 fixed (tried on a copy), Synapse accepts and countersigns the join, but
-            //    Doorstep's own ingest rejects it: src/services/events.ts authOptions
-            //    verifyJoinAuthorisedViaSignature accepts only our own server's signature ("remote:
-            //    federation issue"), so the join fails with "not validly signed by the server of
-            //    join_authorised_via_users_server" while Synapse counts the user as joined. Fix:
-            //    verify the resident's signature with the key ring (fetch its key in the async
-            //    admission step before ingest).
-            'Doorstep bug: join_authorised_via_users_server dropped from the template, remote countersignature not verifiable'
-          : // DOORSTEP GAP (resident side): src/services/federation/remote-membership.ts
-            // makeMembership builds every join template as {membership: 'join'}; for a restricted
-            // or knock_restricted room it must check the allow conditions and set
-            // join_authorised_via_users_server to a local user able to invite (else 400
-            // M_UNABLE_TO_AUTHORISE_JOIN / M_UNABLE_TO_GRANT_JOIN), and sendJoin must countersign
-            // the event with our key and return it in `event`. Today the template fails its own
-            // checkAgainstCurrentState: 403 "join_authorised_via_users_server null is not a joined
-            // member able to invite".
-            'Doorstep gap: resident make_join/send_join do not authorise restricted joins';
-      it.failing(`lets a ${guestName} user who is in the allowed room join the ${hostName} ${rule} room [${bug}]`, async () => {
+      // Fixed: the joining side keeps the template's join_authorised_via_users_server and checks the
+      // resident's countersignature; the resident side authorises and countersigns (restricted-joins.ts).
+      it(`lets a ${guestName} user who is in the allowed room join the ${hostName} ${rule} room`, async () => {
         const { hostUrl, host, guestUrl, hostServer, guest, allowed, roomId } = await setup();
         await joinAndWait(guestUrl, guest, allowed, hostServer, hostUrl, host);
         const res = await as(guestUrl, guest)('POST', `${v3}/join/${enc(roomId)}?via=${enc(hostServer)}`, {});

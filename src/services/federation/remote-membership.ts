@@ -20,6 +20,7 @@ import { RemoteError, type FederationClient } from '../../fedclient/client';
 import { relayRemoteError } from './remote-errors';
 import { roomIdServer } from '../../core/ids';
 import { requireServerAllowed } from './acl';
+import { restrictedJoinFor } from '../restricted-joins';
 import * as api from '../../fedclient/api';
 import type { Logger } from '../../log';
 import type { Store } from '../../storage/store';
@@ -106,7 +107,14 @@ export function createRemoteMembership(deps: {
       sender: userId,
       state_key: userId,
       type: 'm.room.member',
-      content: { ...content, membership: kind },
+      content: {
+        ...content,
+        // A restricted join names the resident's authorising user in the template: keep it.
+        ...(kind === 'join' && typeof t.content?.join_authorised_via_users_server === 'string'
+          ? { join_authorised_via_users_server: t.content.join_authorised_via_users_server }
+          : {}),
+        membership: kind,
+      },
       origin_server_ts: now(),
       prev_events: t.prev_events,
       auth_events: t.auth_events,
@@ -165,12 +173,14 @@ export function createRemoteMembership(deps: {
         throw new MatrixError('M_UNKNOWN', 'send_join answer without state or auth_chain', { status: 502 });
       }
       // The resident may have countersigned the join (restricted rooms): use its copy if it is ours.
+      // Its signatures are checked like any remote event's (the authorising server's is required).
       let joinPdu = pdu;
       if (sent.event && typeof sent.event === 'object') {
         try {
-          if (eventIdFor(sent.event as never, version) === admitted.eventId) joinPdu = sent.event as Pdu;
-        } catch {
-          /* keep ours */
+          const back = await admission.checkPdu(sent.event, version);
+          if (back.admitted.eventId === admitted.eventId) joinPdu = back.pdu;
+        } catch (e) {
+          log.info('send_join answered an event that does not check; keeping ours', { server, reason: (e as Error).message });
         }
       }
       return storeJoinedRoom(server, version, joinPdu, admitted, sent.state, sent.auth_chain);
@@ -253,6 +263,13 @@ export function createRemoteMembership(deps: {
     }
   }
 
+  /** The event with our signature (over its redacted form) added to the ones it has. */
+  function countersign(pdu: Pdu, version: RoomVersion): Pdu {
+    const ours = signJson(redactEvent(pdu, version), serverName, keys.signingKey, { strict: version.strictCanonicalJson });
+    const existing = pdu.signatures && typeof pdu.signatures === 'object' ? pdu.signatures : {};
+    return { ...pdu, signatures: { ...existing, [serverName]: ours.signatures[serverName]! } };
+  }
+
   // ---------------- resident side ----------------
 
   /** The room, if we are resident in it (a local member joined), else 404 as Synapse answers. */
@@ -275,8 +292,14 @@ export function createRemoteMembership(deps: {
     const supported = versions ?? (kind === 'join' ? ['1'] : undefined);
     if (supported && !supported.includes(version.id)) throw incompatibleRoomVersion(version.id);
     if (kind === 'knock' && !version.knocking) throw incompatibleRoomVersion(version.id);
-    const template = events.buildEvent(roomId, { type: 'm.room.member', sender: userId, state_key: userId, content: { membership: kind } });
-    events.checkAgainstCurrentState(template);
+    const content: JsonObject = { membership: kind };
+    if (kind === 'join') {
+      const restricted = restrictedJoinFor({ store, events, serverName }, roomId, userId, version);
+      if (restricted.needed && restricted.authoriser) content.join_authorised_via_users_server = restricted.authoriser;
+    }
+    const template = events.buildEvent(roomId, { type: 'm.room.member', sender: userId, state_key: userId, content });
+    // Auth as it will be when sent: a restricted join carries our signature by then (rule 4.2).
+    events.checkAgainstCurrentState(content.join_authorised_via_users_server ? countersign(template, version) : template);
     const { hashes: _h, signatures: _s, ...event } = template;
     return { room_version: version.id, event: event as unknown as JsonObject };
   }
@@ -300,9 +323,13 @@ export function createRemoteMembership(deps: {
       throw e;
     }
     const stateBefore = store.getCurrentState(roomId);
+    // A restricted join authorised by one of our users: we sign it as well (the joining server's
+    // signature is still checked by admission, and ours is then one of the required ones).
+    const authoriser = kind === 'join' ? raw.content?.join_authorised_via_users_server : undefined;
+    const body2 = typeof authoriser === 'string' && serverOf(authoriser) === serverName ? countersign(raw, version) : raw;
     let c;
     try {
-      c = await admission.checkPdu(raw, version);
+      c = await admission.checkPdu(body2, version);
     } catch (e) {
       if (e instanceof CoreError) throw forbidden(e.message);
       throw e;
@@ -382,9 +409,7 @@ export function createRemoteMembership(deps: {
       if (e instanceof CoreError) throw invalidParam(e.message);
       throw e;
     }
-    // Countersign: our signature over the redacted event joins the inviter's.
-    const ours = signJson(redactEvent(c.pdu, version), serverName, keys.signingKey, { strict: version.strictCanonicalJson });
-    const signed: Pdu = { ...c.pdu, signatures: { ...c.pdu.signatures, [serverName]: ours.signatures[serverName]! } };
+    const signed = countersign(c.pdu, version);
     const current = store.getMembership(roomId, target)?.membership;
     if (current === 'join' || current === 'ban') throw forbidden(`${target} is ${current === 'join' ? 'already in' : 'banned from'} the room`);
     const inRoom = store.getRoom(roomId) && store.getRoomMembers(roomId).some((m) => m.membership === 'join' && serverOf(m.userId) === serverName);
