@@ -31,7 +31,18 @@ fi
 command -v python3 >/dev/null || { echo "synapse: python3 is needed (apt-get install python3 python3-venv)" >&2; exit 1; }
 start=$(date +%s)
 if [ ! -x "$PY" ]; then
-  python3 -m venv "$VENV" || { echo "synapse: python3 -m venv failed (apt-get install python3-venv)" >&2; exit 1; }
+  if ! python3 -m venv "$VENV" 2>/dev/null; then
+    # Debian ships venv separately; as root (CI), install it rather than fail.
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      echo "synapse: installing python3-venv" >&2
+      rm -rf "$VENV"
+      (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv) >&2
+      python3 -m venv "$VENV"
+    else
+      echo "synapse: python3 -m venv failed (apt-get install python3-venv)" >&2
+      exit 1
+    fi
+  fi
 fi
 "$PY" -m pip install --quiet --disable-pip-version-check --upgrade pip >&2
 "$PY" -m pip install --quiet --disable-pip-version-check "$PIN" >&2
