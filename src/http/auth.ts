@@ -41,6 +41,18 @@ export function requireAuth(s: Pick<Services, 'accounts'>): RequestHandler {
   };
 }
 
+/**
+ * Middleware for endpoints whose token is optional (spec `security: [{}, accessTokenBearer]`):
+ * a token that is sent must be valid (401 otherwise); without one the request goes on anonymous.
+ */
+export function optionalAuth(s: Pick<Services, 'accounts'>): RequestHandler {
+  return (req, res, next) => {
+    const token = accessTokenOf(req);
+    if (token) res.locals.requester = s.accounts.authenticate(token);
+    next();
+  };
+}
+
 /** The authenticated requester (after requireAuth). */
 export function requester(res: Response): Requester {
   const r = res.locals.requester as Requester | undefined;

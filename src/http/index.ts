@@ -46,26 +46,37 @@ export interface Routers {
   clientLane: Route[];
 }
 
-/** The routers are built once per homeserver and shared by its listeners. */
-export function buildRouters(s: Services): Routers {
-  const client = Router({ strict: false });
-  versionsRoutes(client);
-  accountRoutes(client, s);
-  roomRoutes(client, s);
-  roomReadRoutes(client, s);
-  directoryRoutes(client, s);
-  profileRoutes(client, s);
-  pushRoutes(client, s);
-  presenceRoutes(client, s);
-  serverInfoRoutes(client, s);
-  syncRoutes(client, s);
-  accountDataRoutes(client, s);
-  ephemeralRoutes(client, s);
-  toDeviceRoutes(client, s);
-  e2eKeyRoutes(client, s);
+/**
+ * Every client-server route but the fast lane's, in the order Express tries them. Each declares
+ * its auth (route.ts); none is an Express handler of its own.
+ */
+export function clientRoutes(s: Services): Route[] {
+  return [
+    ...versionsRoutes(),
+    ...accountRoutes(s),
+    ...roomRoutes(s),
+    ...roomReadRoutes(s),
+    ...directoryRoutes(s),
+    ...profileRoutes(s),
+    ...pushRoutes(s),
+    ...presenceRoutes(s),
+    ...serverInfoRoutes(s),
+    ...syncRoutes(s),
+    ...accountDataRoutes(s),
+    ...ephemeralRoutes(s),
+    ...toDeviceRoutes(s),
+    ...e2eKeyRoutes(s),
+  ];
+}
 
-  const federation = Router({ strict: false });
-  mountRoutes(federation, s, [
+/** The client routes served on the fast lane (knocking: what Doorstep is for). */
+export function clientLaneRoutes(s: Services): Route[] {
+  return knockLaneRoutes(s);
+}
+
+/** Every server-server route (and the key and discovery endpoints served with them). */
+export function federationRoutes(s: Services): Route[] {
+  return [
     ...wellKnownServerRoutes(s),
     ...federationVersionRoutes(),
     ...keyRoutes(s),
@@ -73,9 +84,16 @@ export function buildRouters(s: Services): Routers {
     ...sendRoutes(s),
     ...retrievalRoutes(s),
     ...queryRoutes(s),
-  ]);
+  ];
+}
 
-  return { client, federation, clientLane: knockLaneRoutes(s) };
+/** The routers are built once per homeserver and shared by its listeners. */
+export function buildRouters(s: Services): Routers {
+  const client = Router({ strict: false });
+  mountRoutes(client, s, clientRoutes(s));
+  const federation = Router({ strict: false });
+  mountRoutes(federation, s, federationRoutes(s));
+  return { client, federation, clientLane: clientLaneRoutes(s) };
 }
 
 /** One listener's request handler: the fast lane for its routes, Express for everything else. */

@@ -34,6 +34,25 @@ export function requiredQueryString(req: WithQuery, name: string): string {
   return v;
 }
 
+/** The one value of `name`, or undefined when it is absent or repeated (lenient: never an error). */
+export function querySingle(req: WithQuery, name: string): string | undefined {
+  const v = queryValues(req, name);
+  return v.length === 1 ? v[0] : undefined;
+}
+
+/**
+ * The named parameters as an object for a schema to validate, shaped as Express's query parser
+ * shapes them: an absent one is left out, a single one is a string, a repeated one an array.
+ */
+export function queryObject(req: WithQuery, names: readonly string[]): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const name of names) {
+    const v = queryValues(req, name);
+    if (v.length > 0) out[name] = v.length === 1 ? v[0]! : v;
+  }
+  return out;
+}
+
 /** A non-negative decimal integer no larger than `max` (when given). */
 export function queryInt(req: WithQuery, name: string, opts: { max?: number } = {}): number | undefined {
   const v = queryString(req, name);

@@ -7,16 +7,24 @@
  *
  * `auth`:
  * - `'token'`: an access token (auth.ts; 401 M_MISSING_TOKEN / M_UNKNOWN_TOKEN), `req.requester` set;
+ * - `'optional'`: an access token if one is sent (spec `security: [{}, accessTokenBearer]`: a token
+ *   that is sent must be valid, 401 M_UNKNOWN_TOKEN otherwise), `req.requester` set when it is;
  * - `'x-matrix'`: a server's signed request (federation/x-matrix-auth.ts; 401 M_UNAUTHORIZED),
  *   `req.origin` set;
  * - `'none'`: anyone (key publication, discovery).
+ *
+ * A route returns its 200 body, or a `RouteResponse` for another status or extra headers. A client
+ * that goes away while the route waits (`req.signal` aborted) gets no answer at all.
  */
-import type { Request, RequestHandler, Router } from 'express';
+import type { Request, RequestHandler, Response, Router } from 'express';
 import type { Services } from '../services';
-import { requireAuth, requester, type Requester } from './auth';
+import { optionalAuth, requireAuth, requester, type Requester } from './auth';
 import { requireXMatrix } from './federation/x-matrix-auth';
 
-export type RouteAuth = 'token' | 'x-matrix' | 'none';
+export type RouteAuth = 'token' | 'optional' | 'x-matrix' | 'none';
+
+/** Every kind, for tests and tools that walk the routes. */
+export const ROUTE_AUTHS: readonly RouteAuth[] = ['token', 'optional', 'x-matrix', 'none'];
 
 export interface RouteRequest {
   /** Path parameters (`:name` segments), percent-decoded. */
@@ -25,10 +33,31 @@ export interface RouteRequest {
   query(name: string): string[];
   /** The parsed JSON body, or `undefined` when the request has none. */
   body: unknown;
-  /** The user, on `auth: 'token'` routes. */
+  /** The user, on `auth: 'token'` routes (and `'optional'` ones when a token was sent). */
   requester: Requester | undefined;
   /** The authenticated origin server, on `auth: 'x-matrix'` routes. */
   origin: string | undefined;
+  /**
+   * Aborted when the client disconnects before its answer went out (a long poll stops waiting).
+   * mountRoutes always gives one; the fast lane (lane.ts) does not yet, so lane routes must not
+   * rely on it.
+   */
+  signal?: AbortSignal;
+}
+
+/** An answer other than a plain 200: its status and extra headers (CORS and Content-Type are added). */
+export class RouteResponse {
+  constructor(
+    readonly body: unknown,
+    readonly status: number = 200,
+    readonly headers: Readonly<Record<string, string>> = {},
+  ) {}
+}
+
+/** The requester of an `auth: 'token'` route (a route declared otherwise that calls this is a bug: 500). */
+export function requesterOf(req: Pick<RouteRequest, 'requester'>): Requester {
+  if (!req.requester) throw new Error('requesterOf() used on a route without token auth');
+  return req.requester;
 }
 
 export interface Route {
@@ -36,7 +65,7 @@ export interface Route {
   /** Express-style paths: literal segments and `:name` parameters. */
   paths: readonly string[];
   auth: RouteAuth;
-  /** Returns the 200 response's JSON body. */
+  /** Returns the 200 response's JSON body (or a RouteResponse), possibly as a promise. */
   handle(req: RouteRequest): unknown;
 }
 
@@ -50,6 +79,8 @@ export function authMiddleware(s: AuthServices, auth: RouteAuth): RequestHandler
   switch (auth) {
     case 'token':
       return requireAuth(s);
+    case 'optional':
+      return optionalAuth(s);
     case 'x-matrix':
       return requireXMatrix(s);
     case 'none':
@@ -65,23 +96,43 @@ function queryOf(req: Request): (name: string) => string[] {
   };
 }
 
+function requesterFor(auth: RouteAuth, res: Response): Requester | undefined {
+  if (auth === 'token') return requester(res);
+  return auth === 'optional' ? (res.locals.requester as Requester | undefined) : undefined;
+}
+
 /** Puts routes on an Express router (which decodes the path parameters). */
 export function mountRoutes(r: Router, s: AuthServices, routes: readonly Route[]): void {
   const byAuth: Record<RouteAuth, RequestHandler> = {
     token: authMiddleware(s, 'token'),
+    optional: authMiddleware(s, 'optional'),
     'x-matrix': authMiddleware(s, 'x-matrix'),
     none: pass,
   };
   for (const route of routes) {
     const handler: RequestHandler = async (req, res) => {
-      const body = await route.handle({
+      let gone: AbortController | undefined;
+      const result: unknown = await route.handle({
         params: req.params as Record<string, string>,
         query: queryOf(req),
         body: req.body as unknown,
-        requester: route.auth === 'token' ? requester(res) : undefined,
+        requester: requesterFor(route.auth, res),
         origin: route.auth === 'x-matrix' ? (res.locals.origin as string) : undefined,
+        // Made on first use: most routes never wait, and a listener per request is not free.
+        get signal() {
+          if (!gone) {
+            const c = (gone = new AbortController());
+            res.on('close', () => {
+              if (!res.writableFinished) c.abort();
+            });
+          }
+          return gone.signal;
+        },
       });
-      res.json(body);
+      if (gone?.signal.aborted) return; // the client went away: nobody to answer
+      if (result instanceof RouteResponse) {
+        res.status(result.status).set(result.headers).json(result.body);
+      } else res.json(result);
     };
     const method = route.method.toLowerCase() as 'get' | 'post' | 'put' | 'delete';
     for (const path of route.paths) r[method](path, byAuth[route.auth], handler);

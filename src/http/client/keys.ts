@@ -1,44 +1,43 @@
 /**
  * End-to-end encryption key management (spec: keys.yaml) and the key-backup probe
  * (key_backup.yaml GET /room_keys/version: no backup → 404 M_NOT_FOUND, which is what
- * matrix-js-sdk reads as "no backup"). Thin: validate → one service call → body.
+ * matrix-js-sdk reads as "no backup"). Every route needs an access token.
+ * Thin: validate → one service call → body.
  */
-import type { Request, Router } from 'express';
 import type { Services } from '../../services';
 import type { KeysClaimRequest, KeysQueryRequest, KeysUploadRequest } from '../../services/e2e-keys';
 import { assertValid } from '../../validation';
-import { requireAuth, requester } from '../auth';
 import { bodyOf } from '../middleware';
+import { querySingle } from '../query';
+import { requesterOf, type Route } from '../route';
 import { clientPaths } from './paths';
 
-const query = (req: Request, name: string): string | undefined => {
-  const v = req.query[name];
-  return typeof v === 'string' ? v : undefined;
-};
-
-export function e2eKeyRoutes(r: Router, s: Services): void {
-  const auth = requireAuth(s);
-
-  r.post(clientPaths('/keys/upload'), auth, (req, res) => {
-    const body = assertValid<KeysUploadRequest>('keys-upload', bodyOf(req));
-    res.json(s.e2eKeys.upload(requester(res), body));
-  });
-
-  r.post(clientPaths('/keys/query'), auth, (req, res) => {
-    const body = assertValid<KeysQueryRequest>('keys-query', bodyOf(req));
-    res.json(s.e2eKeys.query(requester(res).userId, body));
-  });
-
-  r.post(clientPaths('/keys/claim'), auth, (req, res) => {
-    const body = assertValid<KeysClaimRequest>('keys-claim', bodyOf(req));
-    res.json(s.e2eKeys.claim(requester(res).userId, body));
-  });
-
-  r.get(clientPaths('/keys/changes'), auth, (req, res) => {
-    res.json(s.e2eKeys.changes(requester(res).userId, query(req, 'from'), query(req, 'to')));
-  });
-
-  r.get(clientPaths('/room_keys/version'), auth, (_req, _res) => {
-    s.e2eKeys.currentBackupVersion();
-  });
+export function e2eKeyRoutes(s: Pick<Services, 'e2eKeys'>): Route[] {
+  return [
+    {
+      method: 'POST',
+      paths: clientPaths('/keys/upload'),
+      auth: 'token',
+      handle: (req) => s.e2eKeys.upload(requesterOf(req), assertValid<KeysUploadRequest>('keys-upload', bodyOf(req))),
+    },
+    {
+      method: 'POST',
+      paths: clientPaths('/keys/query'),
+      auth: 'token',
+      handle: (req) => s.e2eKeys.query(requesterOf(req).userId, assertValid<KeysQueryRequest>('keys-query', bodyOf(req))),
+    },
+    {
+      method: 'POST',
+      paths: clientPaths('/keys/claim'),
+      auth: 'token',
+      handle: (req) => s.e2eKeys.claim(requesterOf(req).userId, assertValid<KeysClaimRequest>('keys-claim', bodyOf(req))),
+    },
+    {
+      method: 'GET',
+      paths: clientPaths('/keys/changes'),
+      auth: 'token',
+      handle: (req) => s.e2eKeys.changes(requesterOf(req).userId, querySingle(req, 'from'), querySingle(req, 'to')),
+    },
+    { method: 'GET', paths: clientPaths('/room_keys/version'), auth: 'token', handle: () => s.e2eKeys.currentBackupVersion() },
+  ];
 }

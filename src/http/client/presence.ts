@@ -1,24 +1,31 @@
-/** Presence (spec: client-server-api "Presence", presence.yaml). Thin: validate → one service call → body. */
-import type { Request, Router } from 'express';
+/**
+ * Presence (spec: client-server-api "Presence", presence.yaml). Both routes need an access token.
+ * Thin: validate → one service call → body.
+ */
 import type { Services } from '../../services';
 import type { PresenceState } from '../../services/presence';
 import { assertValid } from '../../validation';
-import { requireAuth, requester } from '../auth';
 import { bodyOf } from '../middleware';
+import { requesterOf, type Route } from '../route';
 import { clientPaths } from './paths';
 
-const p = (req: Request, name: string): string => String(req.params[name]);
-
-export function presenceRoutes(r: Router, s: Services): void {
-  const auth = requireAuth(s);
-
-  r.get(clientPaths('/presence/:userId/status'), auth, (req, res) => {
-    res.json(s.presence.get(requester(res).userId, p(req, 'userId')));
-  });
-
-  r.put(clientPaths('/presence/:userId/status'), auth, (req, res) => {
-    const body = assertValid<PresenceState>('set-presence', bodyOf(req));
-    s.presence.set(requester(res).userId, p(req, 'userId'), body);
-    res.json({});
-  });
+export function presenceRoutes(s: Pick<Services, 'presence'>): Route[] {
+  return [
+    {
+      method: 'GET',
+      paths: clientPaths('/presence/:userId/status'),
+      auth: 'token',
+      handle: (req) => s.presence.get(requesterOf(req).userId, req.params.userId!),
+    },
+    {
+      method: 'PUT',
+      paths: clientPaths('/presence/:userId/status'),
+      auth: 'token',
+      handle: (req) => {
+        const body = assertValid<PresenceState>('set-presence', bodyOf(req));
+        s.presence.set(requesterOf(req).userId, req.params.userId!, body);
+        return {};
+      },
+    },
+  ];
 }

@@ -1,37 +1,43 @@
 /**
  * Profiles (spec: client-server-api "Profiles", profile.yaml): GET /profile/{userId},
  * GET/PUT/DELETE /profile/{userId}/{keyName}. Reading needs no access token (the spec's
- * GET endpoints have no security requirement). Thin: validate → one service call → body.
+ * GET endpoints have no security requirement; a token sent with them is not looked at).
+ * Thin: validate → one service call → body.
  */
-import type { Request, Router } from 'express';
 import type { JsonObject } from '../../core/types';
 import type { Services } from '../../services';
 import { assertValid } from '../../validation';
-import { requireAuth, requester } from '../auth';
 import { bodyOf } from '../middleware';
+import { requesterOf, type Route } from '../route';
 import { clientPaths } from './paths';
 
-const p = (req: Request, name: string): string => String(req.params[name]);
-
-export function profileRoutes(r: Router, s: Services): void {
-  const auth = requireAuth(s);
-
-  r.get(clientPaths('/profile/:userId'), (req, res) => {
-    res.json(s.profile.getProfile(p(req, 'userId')));
-  });
-
-  r.get(clientPaths('/profile/:userId/:keyName'), (req, res) => {
-    res.json(s.profile.getField(p(req, 'userId'), p(req, 'keyName')));
-  });
-
-  r.put(clientPaths('/profile/:userId/:keyName'), auth, (req, res) => {
-    const body = assertValid<JsonObject>('profile-field', bodyOf(req));
-    s.profile.setField(requester(res).userId, p(req, 'userId'), p(req, 'keyName'), body);
-    res.json({});
-  });
-
-  r.delete(clientPaths('/profile/:userId/:keyName'), auth, (req, res) => {
-    s.profile.deleteField(requester(res).userId, p(req, 'userId'), p(req, 'keyName'));
-    res.json({});
-  });
+export function profileRoutes(s: Pick<Services, 'profile'>): Route[] {
+  return [
+    { method: 'GET', paths: clientPaths('/profile/:userId'), auth: 'none', handle: (req) => s.profile.getProfile(req.params.userId!) },
+    {
+      method: 'GET',
+      paths: clientPaths('/profile/:userId/:keyName'),
+      auth: 'none',
+      handle: (req) => s.profile.getField(req.params.userId!, req.params.keyName!),
+    },
+    {
+      method: 'PUT',
+      paths: clientPaths('/profile/:userId/:keyName'),
+      auth: 'token',
+      handle: (req) => {
+        const body = assertValid<JsonObject>('profile-field', bodyOf(req));
+        s.profile.setField(requesterOf(req).userId, req.params.userId!, req.params.keyName!, body);
+        return {};
+      },
+    },
+    {
+      method: 'DELETE',
+      paths: clientPaths('/profile/:userId/:keyName'),
+      auth: 'token',
+      handle: (req) => {
+        s.profile.deleteField(requesterOf(req).userId, req.params.userId!, req.params.keyName!);
+        return {};
+      },
+    },
+  ];
 }

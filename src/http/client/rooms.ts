@@ -1,116 +1,137 @@
 /**
  * Room creation, membership, state, send and redact (spec: create_room.yaml, joining.yaml,
  * inviting.yaml, leaving.yaml, kicking.yaml, banning.yaml, room_state.yaml, room_send.yaml,
- * redaction.yaml). Thin: validate → one service call → body.
+ * redaction.yaml). Every route needs an access token. Thin: validate → one service call → body.
  */
-import type { Request, Response, Router } from 'express';
 import type { JsonObject } from '../../core/types';
 import { notFound } from '../../errors';
 import type { Services } from '../../services';
 import type { CreateRoomRequest } from '../../services/rooms';
 import { assertValid } from '../../validation';
-import { requireAuth, requester } from '../auth';
 import { bodyOf } from '../middleware';
+import { requesterOf, type Route, type RouteRequest } from '../route';
 import { clientPaths } from './paths';
 
 /** Bodies that the spec makes optional default to {} (clients send none for leave/forget). */
-const optionalBody = (req: Request): unknown => (req.body === undefined ? {} : req.body);
-const p = (req: Request, name: string): string => String(req.params[name]);
+const optionalBody = (req: RouteRequest): unknown => (req.body === undefined ? {} : req.body);
 
-export function roomRoutes(r: Router, s: Services): void {
-  const auth = requireAuth(s);
+/** State paths: the empty state key may be omitted (with or without the trailing slash). */
+const STATE_PATHS = ['/rooms/:roomId/state/:eventType', '/rooms/:roomId/state/:eventType/', '/rooms/:roomId/state/:eventType/:stateKey'].flatMap(clientPaths);
 
-  r.post(clientPaths('/createRoom'), auth, async (req, res) => {
-    const body = assertValid<CreateRoomRequest>('create-room', bodyOf(req));
-    res.json(await s.rooms.createRoom(requester(res).userId, body));
-  });
+type TargetAction = 'invite' | 'kick' | 'ban' | 'unban';
 
-  const join = async (req: Request, res: Response, idOrAlias: string) => {
+export function roomRoutes(s: Pick<Services, 'rooms' | 'membership' | 'events'>): Route[] {
+  const join = async (req: RouteRequest, idOrAlias: string) => {
     const body = assertValid<{ reason?: string }>('join', optionalBody(req));
-    const roomId = await s.rooms.resolveRoomIdOrAlias(idOrAlias, viaOf(req));
-    await s.membership.join(roomId.roomId, requester(res).userId, { reason: body.reason, servers: roomId.servers });
-    res.json({ room_id: roomId.roomId });
+    const { roomId, servers } = await s.rooms.resolveRoomIdOrAlias(idOrAlias, viaFrom(req.query));
+    await s.membership.join(roomId, requesterOf(req).userId, { reason: body.reason, servers });
+    return { room_id: roomId };
   };
-  r.post(clientPaths('/join/:roomIdOrAlias'), auth, (req, res) => join(req, res, p(req, 'roomIdOrAlias')));
-  r.post(clientPaths('/rooms/:roomId/join'), auth, (req, res) => join(req, res, p(req, 'roomId')));
-
-  const targetAction = (action: 'invite' | 'kick' | 'ban' | 'unban') =>
-    r.post(clientPaths(`/rooms/:roomId/${action}`), auth, async (req, res) => {
+  const targetAction = (action: TargetAction): Route => ({
+    method: 'POST',
+    paths: clientPaths(`/rooms/:roomId/${action}`),
+    auth: 'token',
+    handle: async (req) => {
       const body = assertValid<{ user_id: string; reason?: string }>('membership-target', bodyOf(req));
-      const roomId = s.rooms.requireRoomId(p(req, 'roomId'));
-      await s.membership[action](roomId, requester(res).userId, body.user_id, { reason: body.reason });
-      res.json({});
-    });
-  targetAction('invite');
-  targetAction('kick');
-  targetAction('ban');
-  targetAction('unban');
-
-  r.post(clientPaths('/rooms/:roomId/leave'), auth, async (req, res) => {
-    const body = assertValid<{ reason?: string }>('membership-self', optionalBody(req));
-    await s.membership.leave(s.rooms.requireKnownRoomId(p(req, 'roomId'), requester(res).userId), requester(res).userId, { reason: body.reason });
-    res.json({});
+      const roomId = s.rooms.requireRoomId(req.params.roomId!);
+      await s.membership[action](roomId, requesterOf(req).userId, body.user_id, { reason: body.reason });
+      return {};
+    },
   });
 
-  r.post(clientPaths('/rooms/:roomId/forget'), auth, (req, res) => {
-    assertValid('membership-self', optionalBody(req));
-    s.rooms.forget(s.rooms.requireRoomId(p(req, 'roomId')), requester(res).userId);
-    res.json({});
-  });
-
-  // State: GET/PUT /rooms/{roomId}/state/{eventType}/{stateKey}; the empty key may be omitted
-  // (with or without the trailing slash).
-  const stateGet = (req: Request, res: Response) => {
-    const roomId = s.rooms.requireRoomId(p(req, 'roomId'));
-    const ev = s.rooms.visibleStateEvent(roomId, requester(res).userId, p(req, 'eventType'), String(req.params.stateKey ?? ''));
-    if (!ev) throw notFound('Event not found');
-    res.json(req.query.format === 'event' ? ev : ev.content);
-  };
-  const statePut = (req: Request, res: Response) => {
-    const content = assertValid<JsonObject>('event-content', bodyOf(req));
-    const roomId = s.rooms.requireRoomId(p(req, 'roomId'));
-    const ev = s.events.sendLocal(roomId, {
-      type: p(req, 'eventType'),
-      sender: requester(res).userId,
-      state_key: String(req.params.stateKey ?? ''),
-      content,
-    });
-    res.json({ event_id: ev.eventId });
-  };
-  for (const path of ['/rooms/:roomId/state/:eventType', '/rooms/:roomId/state/:eventType/', '/rooms/:roomId/state/:eventType/:stateKey']) {
-    r.get(clientPaths(path), auth, stateGet);
-    r.put(clientPaths(path), auth, statePut);
-  }
-  r.get(clientPaths('/rooms/:roomId/state'), auth, (req, res) => {
-    const roomId = s.rooms.requireRoomId(p(req, 'roomId'));
-    res.json(s.rooms.visibleState(roomId, requester(res).userId));
-  });
-
-  r.put(clientPaths('/rooms/:roomId/send/:eventType/:txnId'), auth, (req, res) => {
-    const content = assertValid<JsonObject>('event-content', bodyOf(req));
-    const who = requester(res);
-    const roomId = s.rooms.requireRoomId(p(req, 'roomId'));
-    const ev = s.events.sendLocal(
-      roomId,
-      { type: p(req, 'eventType'), sender: who.userId, content },
-      { txn: { deviceId: who.deviceId, txnId: p(req, 'txnId') } },
-    );
-    res.json({ event_id: ev.eventId });
-  });
-
-  r.put(clientPaths('/rooms/:roomId/redact/:eventId/:txnId'), auth, (req, res) => {
-    const body = assertValid<{ reason?: string }>('redact', optionalBody(req));
-    const who = requester(res);
-    const roomId = s.rooms.requireRoomId(p(req, 'roomId'));
-    const ev = s.rooms.redact(roomId, who, p(req, 'eventId'), p(req, 'txnId'), body.reason);
-    res.json({ event_id: ev.eventId });
-  });
-}
-
-/** `via` (repeatable) wins over the older `server_name` (spec: joining.yaml, knocking.yaml). */
-export function viaOf(req: Request): string[] {
-  const list = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : typeof v === 'string' ? [v] : []);
-  return viaFrom((name) => list(req.query[name]));
+  return [
+    {
+      method: 'POST',
+      paths: clientPaths('/createRoom'),
+      auth: 'token',
+      handle: (req) => s.rooms.createRoom(requesterOf(req).userId, assertValid<CreateRoomRequest>('create-room', bodyOf(req))),
+    },
+    { method: 'POST', paths: clientPaths('/join/:roomIdOrAlias'), auth: 'token', handle: (req) => join(req, req.params.roomIdOrAlias!) },
+    { method: 'POST', paths: clientPaths('/rooms/:roomId/join'), auth: 'token', handle: (req) => join(req, req.params.roomId!) },
+    targetAction('invite'),
+    targetAction('kick'),
+    targetAction('ban'),
+    targetAction('unban'),
+    {
+      method: 'POST',
+      paths: clientPaths('/rooms/:roomId/leave'),
+      auth: 'token',
+      handle: async (req) => {
+        const body = assertValid<{ reason?: string }>('membership-self', optionalBody(req));
+        const userId = requesterOf(req).userId;
+        await s.membership.leave(s.rooms.requireKnownRoomId(req.params.roomId!, userId), userId, { reason: body.reason });
+        return {};
+      },
+    },
+    {
+      method: 'POST',
+      paths: clientPaths('/rooms/:roomId/forget'),
+      auth: 'token',
+      handle: (req) => {
+        assertValid('membership-self', optionalBody(req));
+        s.rooms.forget(s.rooms.requireRoomId(req.params.roomId!), requesterOf(req).userId);
+        return {};
+      },
+    },
+    {
+      method: 'GET',
+      paths: STATE_PATHS,
+      auth: 'token',
+      handle: (req) => {
+        const roomId = s.rooms.requireRoomId(req.params.roomId!);
+        const ev = s.rooms.visibleStateEvent(roomId, requesterOf(req).userId, req.params.eventType!, req.params.stateKey ?? '');
+        if (!ev) throw notFound('Event not found');
+        const format = req.query('format');
+        return format.length === 1 && format[0] === 'event' ? ev : ev.content;
+      },
+    },
+    {
+      method: 'PUT',
+      paths: STATE_PATHS,
+      auth: 'token',
+      handle: (req) => {
+        const content = assertValid<JsonObject>('event-content', bodyOf(req));
+        const roomId = s.rooms.requireRoomId(req.params.roomId!);
+        const ev = s.events.sendLocal(roomId, {
+          type: req.params.eventType!,
+          sender: requesterOf(req).userId,
+          state_key: req.params.stateKey ?? '',
+          content,
+        });
+        return { event_id: ev.eventId };
+      },
+    },
+    {
+      method: 'GET',
+      paths: clientPaths('/rooms/:roomId/state'),
+      auth: 'token',
+      handle: (req) => s.rooms.visibleState(s.rooms.requireRoomId(req.params.roomId!), requesterOf(req).userId),
+    },
+    {
+      method: 'PUT',
+      paths: clientPaths('/rooms/:roomId/send/:eventType/:txnId'),
+      auth: 'token',
+      handle: (req) => {
+        const content = assertValid<JsonObject>('event-content', bodyOf(req));
+        const who = requesterOf(req);
+        const roomId = s.rooms.requireRoomId(req.params.roomId!);
+        const txn = { deviceId: who.deviceId, txnId: req.params.txnId! };
+        const ev = s.events.sendLocal(roomId, { type: req.params.eventType!, sender: who.userId, content }, { txn });
+        return { event_id: ev.eventId };
+      },
+    },
+    {
+      method: 'PUT',
+      paths: clientPaths('/rooms/:roomId/redact/:eventId/:txnId'),
+      auth: 'token',
+      handle: (req) => {
+        const body = assertValid<{ reason?: string }>('redact', optionalBody(req));
+        const roomId = s.rooms.requireRoomId(req.params.roomId!);
+        const ev = s.rooms.redact(roomId, requesterOf(req), req.params.eventId!, req.params.txnId!, body.reason);
+        return { event_id: ev.eventId };
+      },
+    },
+  ];
 }
 
 /** The servers to try: every `via`, else the older `server_name` (ignored when `via` is present). */

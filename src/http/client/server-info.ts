@@ -1,47 +1,38 @@
 /**
  * What a client asks the server about itself at start-up: /capabilities (capabilities.yaml),
- * /.well-known/matrix/client (wellknown.yaml), /voip/turnServer (voip.yaml) and the
+ * /.well-known/matrix/client (wellknown.yaml, no token), /voip/turnServer (voip.yaml) and the
  * third-party lookups (third_party_lookup.yaml). The GET /_matrix/client/v1/auth_metadata
  * that Element sends is left to the catch-all: its 404 M_UNRECOGNIZED means "no OIDC".
  */
-import type { Router } from 'express';
 import { missingParam, notFound } from '../../errors';
 import type { Services } from '../../services';
-import { requireAuth } from '../auth';
+import type { Route, RouteRequest } from '../route';
 import { clientPaths } from './paths';
 
-export function serverInfoRoutes(r: Router, s: Services): void {
-  const auth = requireAuth(s);
+/** Refuses the lookup unless `name` is given exactly once; there is nothing to find either way. */
+const nothingFor = (name: string) => (req: RouteRequest) => {
+  if (req.query(name).length !== 1) throw missingParam(`Missing ${name} parameter`);
+  return [];
+};
 
-  r.get(clientPaths('/capabilities'), auth, (_req, res) => {
-    res.json(s.serverInfo.capabilities());
-  });
-
-  r.get('/.well-known/matrix/client', (_req, res) => {
-    res.json(s.serverInfo.wellKnownClient());
-  });
-
-  // No TURN server is configured: Synapse answers {} then, and matrix-js-sdk takes a body
-  // without `uris` as "no TURN servers" (voip.yaml's fields describe a configured server).
-  r.get(clientPaths('/voip/turnServer'), auth, (_req, res) => {
-    res.json({});
-  });
-
-  // Third-party networks come from application services, which Doorstep does not have.
-  r.get(clientPaths('/thirdparty/protocols'), auth, (_req, res) => {
-    res.json({});
-  });
-  for (const path of ['/thirdparty/protocol/:protocol', '/thirdparty/location/:protocol', '/thirdparty/user/:protocol']) {
-    r.get(clientPaths(path), auth, () => {
-      throw notFound('No protocol was found with the given name');
-    });
-  }
-  r.get(clientPaths('/thirdparty/location'), auth, (req, res) => {
-    if (typeof req.query.alias !== 'string') throw missingParam('Missing alias parameter');
-    res.json([]);
-  });
-  r.get(clientPaths('/thirdparty/user'), auth, (req, res) => {
-    if (typeof req.query.userid !== 'string') throw missingParam('Missing userid parameter');
-    res.json([]);
-  });
+export function serverInfoRoutes(s: Pick<Services, 'serverInfo'>): Route[] {
+  return [
+    { method: 'GET', paths: clientPaths('/capabilities'), auth: 'token', handle: () => s.serverInfo.capabilities() },
+    { method: 'GET', paths: ['/.well-known/matrix/client'], auth: 'none', handle: () => s.serverInfo.wellKnownClient() },
+    // No TURN server is configured: Synapse answers {} then, and matrix-js-sdk takes a body
+    // without `uris` as "no TURN servers" (voip.yaml's fields describe a configured server).
+    { method: 'GET', paths: clientPaths('/voip/turnServer'), auth: 'token', handle: () => ({}) },
+    // Third-party networks come from application services, which Doorstep does not have.
+    { method: 'GET', paths: clientPaths('/thirdparty/protocols'), auth: 'token', handle: () => ({}) },
+    {
+      method: 'GET',
+      paths: ['/thirdparty/protocol/:protocol', '/thirdparty/location/:protocol', '/thirdparty/user/:protocol'].flatMap(clientPaths),
+      auth: 'token',
+      handle: () => {
+        throw notFound('No protocol was found with the given name');
+      },
+    },
+    { method: 'GET', paths: clientPaths('/thirdparty/location'), auth: 'token', handle: nothingFor('alias') },
+    { method: 'GET', paths: clientPaths('/thirdparty/user'), auth: 'token', handle: nothingFor('userid') },
+  ];
 }

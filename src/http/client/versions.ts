@@ -1,5 +1,5 @@
 /** GET /_matrix/client/versions (spec: client-server-api "API Standards", versions.yaml). */
-import type { Router } from 'express';
+import type { Route } from '../route';
 
 /**
  * Only spec versions whose endpoints Doorstep really serves (Element needs at least one of
@@ -7,8 +7,13 @@ import type { Router } from 'express';
  */
 export const SUPPORTED_SPEC_VERSIONS: readonly string[] = ['r0.6.1', 'v1.1'];
 
-export function versionsRoutes(r: Router): void {
-  r.get('/_matrix/client/versions', (_req, res) => {
-    res.json({ versions: SUPPORTED_SPEC_VERSIONS, unstable_features: {} });
-  });
+export function versionsRoutes(): Route[] {
+  return [
+    {
+      method: 'GET',
+      paths: ['/_matrix/client/versions'],
+      auth: 'none',
+      handle: () => ({ versions: SUPPORTED_SPEC_VERSIONS, unstable_features: {} }),
+    },
+  ];
 }
