@@ -140,6 +140,17 @@ export interface Store {
   setForwardExtremities(roomId: string, eventIds: string[]): void;
   maxDepth(roomId: string): number;
 
+  // backfill (migration 10)
+  /**
+   * Stores an event fetched with /backfill as part of the room's timeline, older than every event
+   * stored: its stream ordering is below all others (and below 0), so insert newest first.
+   */
+  insertBackfilledEvent(e: NewEvent): number;
+  /** The room's backward extremities; undefined when they were never computed for it. */
+  getBackwardExtremities(roomId: string): string[] | undefined;
+  /** Replaces the room's backward extremities (and records that they are tracked). */
+  setBackwardExtremities(roomId: string, eventIds: readonly string[]): void;
+
   // state
   /** Stores the state `prevGroup + delta` and returns its id (deltas are compacted into snapshots). */
   insertStateGroup(roomId: string, prevGroup: number | null, delta: ReadonlyMap<StateKey, string>): number;

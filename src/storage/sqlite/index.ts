@@ -167,6 +167,15 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     delExtremities: db.prepare('DELETE FROM forward_extremities WHERE room_id = ?'),
     addExtremity: db.prepare('INSERT OR IGNORE INTO forward_extremities (room_id, event_id) VALUES (?, ?)'),
     maxDepth: db.prepare('SELECT COALESCE(MAX(depth), 0) FROM events WHERE room_id = ?').pluck(),
+    insertBackfilled: db.prepare(
+      `INSERT INTO events (stream_ordering, event_id, room_id, type, state_key, sender, depth, origin_server_ts, state_group, rejected, outlier, replaces_state, json)
+       VALUES ((SELECT min(COALESCE(MIN(stream_ordering), 0), 0) - 1 FROM events), ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)`,
+    ),
+    backfillRoom: db.prepare('SELECT 1 FROM backfill_rooms WHERE room_id = ?').pluck(),
+    addBackfillRoom: db.prepare('INSERT OR IGNORE INTO backfill_rooms (room_id) VALUES (?)'),
+    getBackwardExtremities: db.prepare('SELECT event_id FROM backward_extremities WHERE room_id = ? ORDER BY event_id').pluck(),
+    delBackwardExtremities: db.prepare('DELETE FROM backward_extremities WHERE room_id = ?'),
+    addBackwardExtremity: db.prepare('INSERT OR IGNORE INTO backward_extremities (room_id, event_id) VALUES (?, ?)'),
     insertGroup: db.prepare('INSERT INTO state_groups (room_id, prev_group, chain_length) VALUES (?, ?, ?)'),
     getGroup: db.prepare('SELECT prev_group, chain_length FROM state_groups WHERE id = ?'),
     insertGroupEntry: db.prepare('INSERT OR REPLACE INTO state_group_entries (group_id, type, state_key, event_id) VALUES (?, ?, ?, ?)'),
@@ -579,6 +588,23 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
       remember(extremitiesCache, roomId, [...new Set(ids)].sort(compareCodePoints));
     },
     maxDepth: (roomId) => q.maxDepth.get(roomId) as number,
+    insertBackfilledEvent: (e: NewEvent) => {
+      const p = e.pdu;
+      const json = JSON.stringify(p);
+      q.insertBackfilled.run(
+        e.eventId, p.room_id, p.type, p.state_key ?? null, p.sender, p.depth, p.origin_server_ts,
+        e.stateGroup, bool(e.rejected), e.replacesState ?? null, json,
+      );
+      eventCache.delete(e.eventId);
+      return (q.getEvent.get(e.eventId) as Row).stream_ordering as number;
+    },
+    getBackwardExtremities: (roomId) =>
+      q.backfillRoom.get(roomId) === undefined ? undefined : (q.getBackwardExtremities.all(roomId) as string[]),
+    setBackwardExtremities: (roomId, ids) => {
+      q.addBackfillRoom.run(roomId);
+      q.delBackwardExtremities.run(roomId);
+      for (const id of ids) q.addBackwardExtremity.run(roomId, id);
+    },
 
     insertStateGroup: (roomId, prevGroup, delta) => {
       const chainLength = prevGroup === null ? 0 : metaOf(prevGroup).chainLength + 1;

@@ -12,6 +12,7 @@ import m0006 from './0006-memberships-without-rowid';
 import m0007 from './0007-events-without-autoincrement';
 import m0008 from './0008-federation-queue';
 import m0009 from './0009-out-of-room-memberships';
+import m0010 from './0010-backfill';
 
 export const MIGRATIONS: readonly string[] = [
   m0001,
@@ -23,5 +24,6 @@ export const MIGRATIONS: readonly string[] = [
   m0007,
   m0008,
   m0009,
+  m0010,
   // (new migrations go above this line)
 ];
