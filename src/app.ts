@@ -39,6 +39,7 @@ import { createFederationSender } from './services/federation/sender';
 import { createAdmission } from './services/federation/admission';
 import { createRemoteMembership } from './services/federation/remote-membership';
 import { createFederationRetrieval } from './services/federation/retrieval';
+import { createBackfillService } from './services/federation/backfill';
 import { createTransactionsService } from './services/federation/transactions';
 import type { Services } from './services';
 import { buildHttpApp, buildRouters } from './http';
@@ -96,7 +97,8 @@ export function createHomeserver(config: Config, opts: HomeserverOptions = {}): 
     store, events, membership, clientEvents, serverName: config.serverName, defaultRoomVersion: () => config.defaultRoomVersion, now, fedclient,
   });
   const visibility = createVisibilityService({ store, events });
-  const roomReads = createRoomReadsService({ store, events, clientEvents, visibility });
+  const backfill = createBackfillService({ store, events, admission, fedclient, serverName: config.serverName, logger, now });
+  const roomReads = createRoomReadsService({ store, events, clientEvents, visibility, backfill });
   const directory = createDirectoryService({ store, events, visibility, serverName: config.serverName, logger, fedclient });
   const profile = createProfileService({ store, membership, serverName: config.serverName, fedclient });
   const pushRules = createPushRulesService({ store, notifier });
@@ -108,7 +110,7 @@ export function createHomeserver(config: Config, opts: HomeserverOptions = {}): 
   const typing = createTypingService({ store, notifier, now, federationSender });
   const receipts = createReceiptsService({ store, notifier, accountData, now, federationSender });
   const toDevice = createToDeviceService({ store, notifier, serverName: config.serverName, logger, federationSender });
-  const e2eKeys = createE2eKeysService({ store, notifier, serverName: config.serverName, fedclient });
+  const e2eKeys = createE2eKeysService({ store, notifier, serverName: config.serverName, fedclient, federationSender });
   const sync = createSyncService({ store, notifier, membership, clientEvents, visibility, filters, typing, e2eKeys, logger });
   const federationRetrieval = createFederationRetrieval({
     store, events, directory, profile, e2eKeys, serverName: config.serverName, now, logger,

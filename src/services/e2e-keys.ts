@@ -10,12 +10,21 @@
  * request per server, all in parallel, each bounded by the request's `timeout` (10 s by default, as
  * keys.yaml recommends). A server that fails is listed under `failures` ({status, message}, the
  * shape Synapse uses) and the rest of the answer is still 200.
+ *
+ * Device lists across servers (server-server-api "Device Management"): when a local user's device
+ * keys change, an `m.device_list_update` EDU goes to every server sharing a room with them, with
+ * an empty `prev_id` (so the receiver refetches the whole list with GET /user/devices, as the spec
+ * allows, rather than trusting that it saw every earlier update). An inbound update about a remote
+ * user who shares a room with a local user (`receiveDeviceListUpdate`) enters the device-list
+ * stream, so those local users see them in /sync `device_lists.changed` and re-query their keys.
+ * Remote keys are not cached: /keys/query always asks the user's server.
  */
 import { canonicalJson } from '../core/canonical-json';
 import { serverNameOf } from '../core/ids';
 import type { JsonObject, JsonValue } from '../core/types';
 import { invalidParam, missingParam, notFound } from '../errors';
 import { RemoteError, type FederationClient } from '../fedclient/client';
+import type { FederationSender } from './federation/sender';
 import { userKeysClaim, userKeysQuery } from '../fedclient/api';
 import type { Store } from '../storage/store';
 import type { KeyRecord } from '../storage/client-data';
@@ -64,6 +73,12 @@ export interface E2eKeysService {
   unusedFallbackKeyTypes(device: Device): string[];
   /** Users sharing a joined room with `userId`, `userId` included. */
   usersSharingRoomsWith(userId: string): Set<string>;
+  /**
+   * An inbound m.device_list_update EDU from `origin` (transactions service): records the change
+   * for /sync device_lists when the user is of `origin` and shares a room with a local user.
+   * Returns whether it was recorded.
+   */
+  receiveDeviceListUpdate(origin: string, content: JsonObject): boolean;
 }
 
 /** The algorithm clients count on (matrix-js-sdk re-uploads while it reads 0 or nothing). */
@@ -104,6 +119,8 @@ export function createE2eKeysService(deps: {
   serverName: string;
   /** Without it, remote users are left out of queryAll / claimAll. */
   fedclient?: FederationClient;
+  /** Without it, other servers are not told when a local user's device keys change. */
+  federationSender?: Pick<FederationSender, 'enqueueEdu'>;
 }): E2eKeysService {
   const { store, notifier, serverName } = deps;
   const isLocal = (userId: string) => userId.endsWith(`:${serverName}`);
@@ -177,19 +194,34 @@ export function createE2eKeysService(deps: {
       }
 
       let deviceListChanged = false;
+      let streamId = 0;
       store.transaction(() => {
         if (dk) {
           const stored = store.getDeviceKeys(userId, [deviceId])[0]?.keys;
           if (!stored || canonicalJson(stored, { strict: false }) !== canonicalJson(dk, { strict: false })) {
             store.setDeviceKeys(userId, deviceId, dk);
-            store.insertDeviceListChange(userId);
+            streamId = store.insertDeviceListChange(userId);
             deviceListChanged = true;
           }
         }
         if (oneTime.length) store.insertOneTimeKeys(userId, deviceId, oneTime);
         for (const k of fallback) store.setFallbackKey(userId, deviceId, k);
       });
-      if (deviceListChanged) notifier.notify({ stream: 'device_lists', userIds: [...usersSharingRoomsWith(userId)] });
+      if (deviceListChanged) {
+        const shared = usersSharingRoomsWith(userId);
+        notifier.notify({ stream: 'device_lists', userIds: [...shared] });
+        const servers = new Set<string>();
+        for (const u of shared) {
+          const server = serverNameOf(u);
+          if (server && server !== serverName) servers.add(server);
+        }
+        if (deps.federationSender && servers.size && dk) {
+          const content: JsonObject = { user_id: userId, device_id: deviceId, stream_id: streamId, prev_id: [], deleted: false, keys: dk };
+          const name = store.listDevices(userId).find((d) => d.deviceId === deviceId)?.displayName;
+          if (name) content.device_display_name = name;
+          deps.federationSender.enqueueEdu({ edu_type: 'm.device_list_update', content }, [...servers]);
+        }
+      }
       return { one_time_key_counts: oneTimeKeyCounts(device) };
     },
 
@@ -293,6 +325,17 @@ export function createE2eKeysService(deps: {
 
     currentBackupVersion() {
       throw notFound('No current backup version');
+    },
+
+    receiveDeviceListUpdate(origin, content) {
+      const userId = content.user_id;
+      if (typeof userId !== 'string' || isLocal(userId) || serverNameOf(userId) !== origin) return false;
+      const shared = usersSharingRoomsWith(userId);
+      const locals = [...shared].filter(isLocal);
+      if (!locals.length) return false; // nobody here cares (and a stranger cannot grow our stream)
+      store.insertDeviceListChange(userId);
+      notifier.notify({ stream: 'device_lists', userIds: locals });
+      return true;
     },
 
     oneTimeKeyCounts,

@@ -3,11 +3,12 @@
  * (undici, X-Matrix) to HTTPS peers on loopback, on SQLite :memory: (spec: client-server-api
  * "End-to-End Encryption" → "Key management API" — `failures`: "If any remote homeservers could
  * not be reached, they are recorded here"; "Profiles"; "Send-to-Device messaging";
- * server-server-api "End-to-End Encryption", "Querying for information", "Send-to-device messaging").
+ * server-server-api "End-to-End Encryption", "Querying for information", "Send-to-device messaging",
+ * "Device Management" (m.device_list_update)).
  */
 import { randomBytes } from 'node:crypto';
 import { signingKeyFromSeed, signJson } from '../../src/core/signing';
-import type { JsonObject } from '../../src/core/types';
+import { stateKey, type JsonObject, type Pdu } from '../../src/core/types';
 import { MatrixError } from '../../src/errors';
 import { createFederationClient, type FederationClient } from '../../src/fedclient';
 import { createLogger } from '../../src/log';
@@ -208,5 +209,69 @@ describe('ToDeviceService.send', () => {
     const { edus, toDevice } = setup();
     toDevice.send({ userId: '@eve:one.test', deviceId: '' }, 'm.x', 'msg1', { '@bob:two.test': { B: {} } });
     expect(edus).toHaveLength(0);
+  });
+});
+
+describe('E2eKeysService device list updates (m.device_list_update)', () => {
+  /** Joins each user to `roomId` in the membership table (current state, as ingest leaves it). */
+  function join(roomId: string, ...userIds: string[]) {
+    for (const userId of userIds) {
+      const eventId = `$join-${userId}-${roomId}`;
+      const pdu = {
+        room_id: roomId, sender: userId, state_key: userId, type: 'm.room.member', content: { membership: 'join' },
+        origin_server_ts: 1, prev_events: [], auth_events: [], depth: 1, hashes: { sha256: 'h' }, signatures: {},
+      } as unknown as Pdu;
+      store.insertEvent({ eventId, pdu, stateGroup: null });
+      store.applyCurrentStateDelta(roomId, new Map([[stateKey('m.room.member', userId), eventId]]));
+    }
+  }
+  const setup = () => {
+    const edus: Array<{ edu: Edu; destinations: readonly string[] }> = [];
+    store.insertUser({ userId: alice.userId, passwordHash: null, admin: false, createdTs: 0, deactivated: false, displayname: null, avatarUrl: null });
+    store.insertDevice({ userId: alice.userId, deviceId: alice.deviceId, displayName: 'Phone', createdTs: 0, lastSeenTs: null, lastSeenIp: null });
+    const keys = createE2eKeysService({ store, notifier: createNotifier(), serverName: OUR, federationSender: { enqueueEdu: (edu, destinations) => edus.push({ edu, destinations }) } });
+    return { keys, edus };
+  };
+  const alice = { userId: '@alice:origin.test', deviceId: 'ADEV' };
+
+  it('sends the new keys to every server sharing a room with the user when they upload device keys', () => {
+    const { keys, edus } = setup();
+    join('!r1:origin.test', alice.userId, '@bob:one.test', '@carol:two.test');
+    join('!r2:origin.test', alice.userId, '@dan:one.test');
+    join('!r3:origin.test', '@erin:three.test'); // alice is not in it
+    keys.upload(alice, { device_keys: deviceKeys(alice.userId, alice.deviceId) as never });
+    expect(edus).toHaveLength(1);
+    expect([...edus[0]!.destinations].sort()).toEqual(['one.test', 'two.test']);
+    expect(edus[0]!.edu).toEqual({
+      edu_type: 'm.device_list_update',
+      content: { user_id: alice.userId, device_id: alice.deviceId, stream_id: expect.any(Number), prev_id: [], deleted: false, keys: deviceKeys(alice.userId, alice.deviceId), device_display_name: 'Phone' },
+    });
+  });
+
+  it('sends nothing when the same keys are uploaded again or nobody remote shares a room', () => {
+    const { keys, edus } = setup();
+    join('!r1:origin.test', alice.userId, '@bob:origin.test');
+    keys.upload(alice, { device_keys: deviceKeys(alice.userId, alice.deviceId) as never });
+    expect(edus).toHaveLength(0);
+    join('!r1:origin.test', '@bob:one.test');
+    keys.upload(alice, { device_keys: deviceKeys(alice.userId, alice.deviceId) as never });
+    expect(edus).toHaveLength(0);
+  });
+
+  it('records an inbound update for /sync device_lists when the remote user shares a room with a local user', () => {
+    const { keys } = setup();
+    join('!r1:origin.test', alice.userId, '@bob:one.test');
+    const before = store.maxDeviceListStream();
+    expect(keys.receiveDeviceListUpdate('one.test', { user_id: '@bob:one.test', device_id: 'B', stream_id: 5, prev_id: [] })).toBe(true);
+    expect(store.getDeviceListChangesBetween(before, store.maxDeviceListStream())).toEqual(['@bob:one.test']);
+  });
+
+  it('ignores an inbound update about a user of another server or one nobody here shares a room with', () => {
+    const { keys } = setup();
+    join('!r1:origin.test', alice.userId, '@bob:one.test');
+    const before = store.maxDeviceListStream();
+    expect(keys.receiveDeviceListUpdate('evil.test', { user_id: '@bob:one.test', device_id: 'B', stream_id: 5, prev_id: [] })).toBe(false);
+    expect(keys.receiveDeviceListUpdate('one.test', { user_id: '@stranger:one.test', device_id: 'S', stream_id: 1, prev_id: [] })).toBe(false);
+    expect(store.maxDeviceListStream()).toBe(before);
   });
 });
