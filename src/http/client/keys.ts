@@ -24,13 +24,13 @@ export function e2eKeyRoutes(s: Pick<Services, 'e2eKeys'>): Route[] {
       method: 'POST',
       paths: clientPaths('/keys/query'),
       auth: 'token',
-      handle: (req) => s.e2eKeys.query(requesterOf(req).userId, assertValid<KeysQueryRequest>('keys-query', bodyOf(req))),
+      handle: (req) => s.e2eKeys.queryAll(requesterOf(req).userId, assertValid<KeysQueryRequest>('keys-query', bodyOf(req))),
     },
     {
       method: 'POST',
       paths: clientPaths('/keys/claim'),
       auth: 'token',
-      handle: (req) => s.e2eKeys.claim(requesterOf(req).userId, assertValid<KeysClaimRequest>('keys-claim', bodyOf(req))),
+      handle: (req) => s.e2eKeys.claimAll(requesterOf(req).userId, assertValid<KeysClaimRequest>('keys-claim', bodyOf(req))),
     },
     {
       method: 'GET',

@@ -13,12 +13,12 @@ import { clientPaths } from './paths';
 
 export function profileRoutes(s: Pick<Services, 'profile'>): Route[] {
   return [
-    { method: 'GET', paths: clientPaths('/profile/:userId'), auth: 'none', handle: (req) => s.profile.getProfile(req.params.userId!) },
+    { method: 'GET', paths: clientPaths('/profile/:userId'), auth: 'none', handle: (req) => s.profile.fetchProfile(req.params.userId!) },
     {
       method: 'GET',
       paths: clientPaths('/profile/:userId/:keyName'),
       auth: 'none',
-      handle: (req) => s.profile.getField(req.params.userId!, req.params.keyName!),
+      handle: (req) => s.profile.fetchField(req.params.userId!, req.params.keyName!),
     },
     {
       method: 'PUT',
