@@ -39,6 +39,7 @@ import { createFederationSender } from './services/federation/sender';
 import { createAdmission } from './services/federation/admission';
 import { createRemoteMembership } from './services/federation/remote-membership';
 import { createFederationRetrieval } from './services/federation/retrieval';
+import { createBackfillService } from './services/federation/backfill';
 import { createTransactionsService } from './services/federation/transactions';
 import type { Services } from './services';
 import { buildHttpApp, buildRouters } from './http';
@@ -96,7 +97,8 @@ export function createHomeserver(config: Config, opts: HomeserverOptions = {}): 
     store, events, membership, clientEvents, serverName: config.serverName, defaultRoomVersion: () => config.defaultRoomVersion, now, fedclient,
   });
   const visibility = createVisibilityService({ store, events });
-  const roomReads = createRoomReadsService({ store, events, clientEvents, visibility });
+  const backfill = createBackfillService({ store, events, admission, fedclient, serverName: config.serverName, logger, now });
+  const roomReads = createRoomReadsService({ store, events, clientEvents, visibility, backfill });
   const directory = createDirectoryService({ store, events, visibility, serverName: config.serverName, logger, fedclient });
   const profile = createProfileService({ store, membership, serverName: config.serverName, fedclient });
   const pushRules = createPushRulesService({ store, notifier });

@@ -4,16 +4,20 @@
  * room_initial_sync.yaml). Every event returned passes the history-visibility check
  * (services/visibility.ts); non-members of a room that is not world_readable get 403.
  *
- * Positions are stream orderings ("just after event N", see services/tokens.ts).
+ * Positions are stream orderings ("just after event N", see services/tokens.ts). Events fetched
+ * with /backfill (services/federation/backfill.ts) have negative ones, below everything else:
+ * paging back past the earliest event a room has here awaits a backfill from a server in the
+ * room, then carries on into them. Their positions are `t-<N>` tokens (encodePosition).
  */
 import { stateKey, type JsonObject, type StateKey } from '../core/types';
 import { forbidden, notFound } from '../errors';
 import type { Store, StoredEvent } from '../storage/store';
 import type { ClientEvent, ClientEventFormatter, Viewer } from './client-events';
 import type { EventsService } from './events';
+import type { BackfillService } from './federation/backfill';
 import { matchesRoomEventFilter, type RoomEventFilter } from './room-event-filter';
 import { encodeEventToken, parseEventToken } from './tokens';
-import type { VisibilityService } from './visibility';
+import { allowedByHistoryVisibility, historyVisibilityOf, type VisibilityChecker, type VisibilityService } from './visibility';
 
 /** /messages `limit` default (spec) and the cap we apply (like Synapse's 1000). */
 export const DEFAULT_MESSAGES_LIMIT = 10;
@@ -23,6 +27,28 @@ export const DEFAULT_CONTEXT_LIMIT = 10;
 /** Raw events examined per request at most before handing back a token (filters may hide many). */
 const MAX_SCANNED = 5000;
 const MEMBER_PREFIX = stateKey('m.room.member', '');
+/** Backfills one /messages request may wait for before it answers with what it has. */
+const MAX_BACKFILL_ROUNDS = 3;
+/** Below every stream ordering (the store's bounds are exclusive). */
+const BOTTOM = Number.MIN_SAFE_INTEGER;
+/** The position before every event: where dir=f starts without `from` (15 digits, as tokens allow). */
+const FIRST_POSITION = -999_999_999_999_999;
+const HV_KEY = stateKey('m.room.history_visibility', '');
+
+/**
+ * A position as a pagination token: tokens.ts's `t<N>`, or `t-<N>` for the negative positions of
+ * backfilled events (tokens.ts clamps at 0; these two belong there once it accepts a sign).
+ */
+export function encodePosition(position: number): string {
+  const n = Math.trunc(position);
+  return n < 0 ? `t-${Math.min(-n, -FIRST_POSITION)}` : encodeEventToken(n);
+}
+
+/** The position of a pagination token (encodePosition's, or any tokens.ts accepts); 400 otherwise. */
+export function parsePosition(token: string): number {
+  const m = /^t-(\d{1,15})$/.exec(token);
+  return m ? -Number(m[1]) : parseEventToken(token);
+}
 
 export type Direction = 'b' | 'f';
 export const MEMBERSHIPS = ['join', 'invite', 'knock', 'leave', 'ban'] as const;
@@ -68,7 +94,8 @@ export interface RoomInitialSyncResponse {
 }
 
 export interface RoomReadsService {
-  messages(viewer: Viewer, roomId: string, q: MessagesQuery): MessagesResponse;
+  /** Paging back past the room's earliest event here waits for a backfill (when one is wired). */
+  messages(viewer: Viewer, roomId: string, q: MessagesQuery): Promise<MessagesResponse>;
   context(viewer: Viewer, roomId: string, eventId: string, q: { limit?: number; filter?: RoomEventFilter }): ContextResponse;
   /** One event; 404 M_NOT_FOUND when unknown, in another room, or not visible to the user. */
   event(viewer: Viewer, roomId: string, eventId: string): ClientEvent;
@@ -94,6 +121,8 @@ export function createRoomReadsService(deps: {
   events: EventsService;
   clientEvents: ClientEventFormatter;
   visibility: VisibilityService;
+  /** Outbound backfill; without it /messages stops at the earliest event stored. */
+  backfill?: Pick<BackfillService, 'backfill' | 'mayHaveOlder'>;
 }): RoomReadsService {
   const { store, events, clientEvents, visibility } = deps;
 
@@ -125,7 +154,7 @@ export function createRoomReadsService(deps: {
       const want = Math.min(500, Math.max(20, (limit - out.length) * 2));
       const batch =
         dir === 'b'
-          ? store.getRoomEvents({ roomId, dir, beforeStream: position + 1, afterStream: to, limit: want })
+          ? store.getRoomEvents({ roomId, dir, beforeStream: position + 1, afterStream: to ?? BOTTOM, limit: want })
           : store.getRoomEvents({ roomId, dir, afterStream: position, beforeStream: to !== undefined ? to + 1 : undefined, limit: want });
       let consumed = 0;
       for (const e of batch) {
@@ -144,9 +173,51 @@ export function createRoomReadsService(deps: {
 
   /** The room state at a position: the state after the last event at or before it. */
   function stateAt(roomId: string, position: number): Map<StateKey, string> {
-    const candidates = store.getRoomEvents({ roomId, dir: 'b', beforeStream: position + 1, limit: 20 });
+    const candidates = store.getRoomEvents({ roomId, dir: 'b', beforeStream: position + 1, afterStream: BOTTOM, limit: 20 });
     const last = candidates.find((e) => !e.rejected && e.stateGroup !== null);
     return last ? events.stateAfter(last.eventId) : new Map();
+  }
+
+  /**
+   * The visibility checker, guarded for backfilled events: visibility.ts counts a user who never
+   * joined as having joined at position -1 (above backfilled events' negative positions), which
+   * would let rule 3 ("shared", joined after the event) show them backfilled history. For such a
+   * user a backfilled event is judged with "joined after the event" false. (The fix belongs in
+   * visibility.ts latestJoinStream: no join = -Infinity.)
+   */
+  function checkerFor(userId: string, roomId: string): VisibilityChecker {
+    const vis = visibility.checker(userId, roomId);
+    let everJoined: boolean | undefined;
+    const member = stateKey('m.room.member', userId);
+    const maySee = (e: StoredEvent): boolean => {
+      if (!vis.maySee(e)) return false;
+      if (e.streamOrdering >= 0 || e.stateGroup === null) return true;
+      everJoined ??= hasJoined(roomId, userId);
+      if (everJoined) return true;
+      const state = store.getStateGroupEntries(e.stateGroup, [HV_KEY, member]);
+      const content = (id: string | undefined) => (id ? store.getEvent(id)?.pdu.content : undefined);
+      const m = content(state.get(member))?.membership;
+      return allowedByHistoryVisibility({
+        visibility: historyVisibilityOf(content(state.get(HV_KEY))),
+        membership: typeof m === 'string' ? m : undefined,
+        joinedAfterEvent: false,
+      });
+    };
+    return { maySee, filter: (list) => list.filter(maySee) };
+  }
+
+  /** Whether the user's chain of member events in the room (current back through replaced ones) has a join. */
+  function hasJoined(roomId: string, userId: string): boolean {
+    let id: string | null | undefined = store.getMembership(roomId, userId)?.eventId;
+    const seen = new Set<string>();
+    while (id && !seen.has(id)) {
+      seen.add(id);
+      const ev = store.getEvent(id);
+      if (!ev) return false;
+      if (ev.pdu.content.membership === 'join') return true;
+      id = ev.replacesState;
+    }
+    return false;
   }
 
   const fields = (e: StoredEvent) => ({ type: e.pdu.type, sender: e.pdu.sender, room_id: e.roomId, content: e.pdu.content });
@@ -164,20 +235,38 @@ export function createRoomReadsService(deps: {
     return out;
   }
 
-  function messages(viewer: Viewer, roomId: string, q: MessagesQuery): MessagesResponse {
+  async function messages(viewer: Viewer, roomId: string, q: MessagesQuery): Promise<MessagesResponse> {
     const access = readAccess(roomId, viewer.userId);
-    let from = q.from !== undefined ? parseEventToken(q.from) : q.dir === 'b' ? store.maxStreamOrdering() : 0;
-    let to = q.to !== undefined ? parseEventToken(q.to) : undefined;
+    let from = q.from !== undefined ? parsePosition(q.from) : q.dir === 'b' ? store.maxStreamOrdering() : FIRST_POSITION;
+    let to = q.to !== undefined ? parsePosition(q.to) : undefined;
     if (access.kind === 'departed') {
       if (q.dir === 'b') from = Math.min(from, access.leaveStream);
       else to = Math.min(to ?? Number.MAX_SAFE_INTEGER, access.leaveStream);
     }
     const limit = Math.min(q.limit ?? q.filter?.limit ?? DEFAULT_MESSAGES_LIMIT, MAX_MESSAGES_LIMIT);
-    const vis = visibility.checker(viewer.userId, roomId);
-    const result = scan(roomId, q.dir, from, to, limit, (e) => vis.maySee(e) && matchesRoomEventFilter(q.filter, fields(e)));
+    const vis = checkerFor(viewer.userId, roomId);
+    const accept = (e: StoredEvent) => vis.maySee(e) && matchesRoomEventFilter(q.filter, fields(e));
+    let result = scan(roomId, q.dir, from, to, limit, accept);
 
-    const res: MessagesResponse = { chunk: formatAll(result.events, viewer), start: q.from ?? encodeEventToken(from) };
-    if (!result.exhausted) res.end = encodeEventToken(result.position);
+    // Paged back to the earliest event stored, with no lower bound given: fetch older ones
+    // (server-server-api "Backfilling and retrieving missing events") and carry on into them.
+    const backfill = deps.backfill;
+    if (backfill && q.dir === 'b' && to === undefined && limit > 0) {
+      let progressed = false;
+      for (let round = 0; round < MAX_BACKFILL_ROUNDS && result.exhausted && result.events.length < limit; round++) {
+        if (!backfill.mayHaveOlder(roomId)) break;
+        const got = await backfill.backfill(roomId);
+        if (got === 0) break;
+        progressed = true;
+        const more = scan(roomId, 'b', result.position, undefined, limit - result.events.length, accept);
+        result = { events: [...result.events, ...more.events], position: more.position, exhausted: more.exhausted };
+      }
+      // Stopped with older events still to fetch: hand back a token so the client asks again.
+      if (result.exhausted && progressed && backfill.mayHaveOlder(roomId)) result = { ...result, exhausted: false };
+    }
+
+    const res: MessagesResponse = { chunk: formatAll(result.events, viewer), start: q.from ?? encodePosition(from) };
+    if (!result.exhausted) res.end = encodePosition(result.position);
     if (q.filter?.lazy_load_members) {
       res.state = result.events.length ? memberStateFor(result.events.map((e) => e.pdu.sender), result.events[0]!, viewer) : [];
     }
@@ -186,7 +275,7 @@ export function createRoomReadsService(deps: {
 
   function context(viewer: Viewer, roomId: string, eventId: string, q: { limit?: number; filter?: RoomEventFilter }): ContextResponse {
     const access = readAccess(roomId, viewer.userId);
-    const vis = visibility.checker(viewer.userId, roomId);
+    const vis = checkerFor(viewer.userId, roomId);
     const ev = store.getEvent(eventId);
     if (!ev || ev.roomId !== roomId || !vis.maySee(ev)) throw notFound('Event not found');
 
@@ -211,8 +300,8 @@ export function createRoomReadsService(deps: {
     stateEvents.sort((a, b) => a.streamOrdering - b.streamOrdering);
 
     return {
-      start: encodeEventToken(before.position),
-      end: encodeEventToken(after.position),
+      start: encodePosition(before.position),
+      end: encodePosition(after.position),
       events_before: formatAll(before.events, viewer),
       event: clientEvents.format(ev, viewer),
       events_after: formatAll(after.events, viewer),
@@ -222,13 +311,13 @@ export function createRoomReadsService(deps: {
 
   function event(viewer: Viewer, roomId: string, eventId: string): ClientEvent {
     const ev = store.getEvent(eventId);
-    if (!ev || ev.roomId !== roomId || !visibility.checker(viewer.userId, roomId).maySee(ev)) throw notFound('Event not found');
+    if (!ev || ev.roomId !== roomId || !checkerFor(viewer.userId, roomId).maySee(ev)) throw notFound('Event not found');
     return clientEvents.format(ev, viewer);
   }
 
   function members(viewer: Viewer, roomId: string, q: MembersQuery): { chunk: ClientEvent[] } {
     const access = readAccess(roomId, viewer.userId);
-    let position = q.at !== undefined ? parseEventToken(q.at) : undefined;
+    let position = q.at !== undefined ? parsePosition(q.at) : undefined;
     if (access.kind === 'departed') position = Math.min(position ?? Number.MAX_SAFE_INTEGER, access.leaveStream);
     const state = position === undefined ? store.getCurrentState(roomId) : stateAt(roomId, position);
     const chunk: ClientEvent[] = [];
@@ -265,7 +354,7 @@ export function createRoomReadsService(deps: {
     const access = readAccess(roomId, viewer.userId);
     const end = access.kind === 'departed' ? access.leaveStream : store.maxStreamOrdering();
     const limit = Math.min(q.limit ?? DEFAULT_MESSAGES_LIMIT, MAX_MESSAGES_LIMIT);
-    const vis = visibility.checker(viewer.userId, roomId);
+    const vis = checkerFor(viewer.userId, roomId);
     const page = scan(roomId, 'b', end, undefined, limit, (e) => vis.maySee(e));
     const stateIds = access.kind === 'departed' ? events.stateAfter(access.leaveEventId) : store.getCurrentState(roomId);
     const state: StoredEvent[] = [];
@@ -278,8 +367,8 @@ export function createRoomReadsService(deps: {
       room_id: roomId,
       messages: {
         chunk: formatAll([...page.events].reverse(), viewer),
-        start: encodeEventToken(page.position),
-        end: encodeEventToken(end),
+        start: encodePosition(page.position),
+        end: encodePosition(end),
       },
       state: formatAll(state, viewer),
       visibility: store.getRoom(roomId)?.isPublic ? 'public' : 'private',
