@@ -116,7 +116,7 @@ export function createHomeserver(config: Config, opts: HomeserverOptions = {}): 
     store, events, directory, profile, e2eKeys, serverName: config.serverName, now, logger,
   });
   const transactions = createTransactionsService({
-    store, admission: { receivePdu: (pdu, origin) => admission.receivePdu(pdu, origin) }, typing, receipts, toDevice, logger, now,
+    store, admission: { receivePdu: (pdu, origin) => admission.receivePdu(pdu, origin) }, typing, receipts, toDevice, e2eKeys, logger, now,
   });
   // What routes see: services and narrow values, not the store or the config (services/index.ts).
   const services: Services = {

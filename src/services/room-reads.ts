@@ -17,7 +17,7 @@ import type { EventsService } from './events';
 import type { BackfillService } from './federation/backfill';
 import { matchesRoomEventFilter, type RoomEventFilter } from './room-event-filter';
 import { encodeEventToken, parseEventToken } from './tokens';
-import { allowedByHistoryVisibility, historyVisibilityOf, type VisibilityChecker, type VisibilityService } from './visibility';
+import type { VisibilityChecker, VisibilityService } from './visibility';
 
 /** /messages `limit` default (spec) and the cap we apply (like Synapse's 1000). */
 export const DEFAULT_MESSAGES_LIMIT = 10;
@@ -33,7 +33,6 @@ const MAX_BACKFILL_ROUNDS = 3;
 const BOTTOM = Number.MIN_SAFE_INTEGER;
 /** The position before every event: where dir=f starts without `from` (15 digits, as tokens allow). */
 const FIRST_POSITION = -999_999_999_999_999;
-const HV_KEY = stateKey('m.room.history_visibility', '');
 
 /**
  * A position as a pagination token: tokens.ts's `t<N>`, or `t-<N>` for the negative positions of
@@ -178,47 +177,7 @@ export function createRoomReadsService(deps: {
     return last ? events.stateAfter(last.eventId) : new Map();
   }
 
-  /**
-   * The visibility checker, guarded for backfilled events: visibility.ts counts a user who never
-   * joined as having joined at position -1 (above backfilled events' negative positions), which
-   * would let rule 3 ("shared", joined after the event) show them backfilled history. For such a
-   * user a backfilled event is judged with "joined after the event" false. (The fix belongs in
-   * visibility.ts latestJoinStream: no join = -Infinity.)
-   */
-  function checkerFor(userId: string, roomId: string): VisibilityChecker {
-    const vis = visibility.checker(userId, roomId);
-    let everJoined: boolean | undefined;
-    const member = stateKey('m.room.member', userId);
-    const maySee = (e: StoredEvent): boolean => {
-      if (!vis.maySee(e)) return false;
-      if (e.streamOrdering >= 0 || e.stateGroup === null) return true;
-      everJoined ??= hasJoined(roomId, userId);
-      if (everJoined) return true;
-      const state = store.getStateGroupEntries(e.stateGroup, [HV_KEY, member]);
-      const content = (id: string | undefined) => (id ? store.getEvent(id)?.pdu.content : undefined);
-      const m = content(state.get(member))?.membership;
-      return allowedByHistoryVisibility({
-        visibility: historyVisibilityOf(content(state.get(HV_KEY))),
-        membership: typeof m === 'string' ? m : undefined,
-        joinedAfterEvent: false,
-      });
-    };
-    return { maySee, filter: (list) => list.filter(maySee) };
-  }
-
-  /** Whether the user's chain of member events in the room (current back through replaced ones) has a join. */
-  function hasJoined(roomId: string, userId: string): boolean {
-    let id: string | null | undefined = store.getMembership(roomId, userId)?.eventId;
-    const seen = new Set<string>();
-    while (id && !seen.has(id)) {
-      seen.add(id);
-      const ev = store.getEvent(id);
-      if (!ev) return false;
-      if (ev.pdu.content.membership === 'join') return true;
-      id = ev.replacesState;
-    }
-    return false;
-  }
+  const checkerFor = (userId: string, roomId: string): VisibilityChecker => visibility.checker(userId, roomId);
 
   const fields = (e: StoredEvent) => ({ type: e.pdu.type, sender: e.pdu.sender, room_id: e.roomId, content: e.pdu.content });
   const formatAll = (list: StoredEvent[], viewer: Viewer) => list.map((e) => clientEvents.format(e, viewer));

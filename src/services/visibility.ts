@@ -76,7 +76,8 @@ export function createVisibilityService(deps: { store: Store; events: EventsServ
       if (membershipIn(ev.pdu.content) === 'join') return ev.streamOrdering;
       id = ev.replacesState;
     }
-    return -1;
+    // Never joined: below every position, backfilled history's negative ones included.
+    return Number.NEGATIVE_INFINITY;
   }
 
   function checker(userId: string, roomId: string): VisibilityChecker {

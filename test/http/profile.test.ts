@@ -52,10 +52,10 @@ describe('GET /profile/{userId}', () => {
     expect(res.body.errcode).toBe('M_NOT_FOUND');
   });
 
-  it('answers 404 M_NOT_FOUND for a remote user (no federation profile query)', async () => {
-    const res = await call(s.url, 'GET', `${v3}/profile/${enc('@carol:elsewhere.example')}`);
-    expect(res.status).toBe(404);
-    expect(res.body.errcode).toBe('M_NOT_FOUND');
+  it('answers 502 M_UNKNOWN for a user of a server that cannot be reached (asked over federation: test/federation/e2e-and-profile.test.ts)', async () => {
+    const res = await call(s.url, 'GET', `${v3}/profile/${enc('@carol:elsewhere.invalid')}`);
+    expect(res.status).toBe(502);
+    expect(res.body.errcode).toBe('M_UNKNOWN');
   });
 
   it('is served under the r0 alias as well', async () => {

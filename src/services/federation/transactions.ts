@@ -15,6 +15,7 @@
  *   and `m.signing_key_update` accepted and ignored (no remote device-list cache); unknown types
  *   ignored. A malformed EDU is skipped.
  */
+import type { E2eKeysService } from '../e2e-keys';
 import { serverAllowedInRoom } from './acl';
 import { eventIdFor } from '../../core/event-id';
 import { serverNameOf } from '../../core/ids';
@@ -60,6 +61,8 @@ export function createTransactionsService(deps: {
   typing: TypingService;
   receipts: ReceiptsService;
   toDevice: ToDeviceService;
+  /** Remote users' device-list changes (m.device_list_update). */
+  e2eKeys?: Pick<E2eKeysService, 'receiveDeviceListUpdate'>;
   logger: Logger;
   now: () => number;
 }): TransactionsService {
@@ -163,8 +166,12 @@ export function createTransactionsService(deps: {
         return receiveReceipts(origin, edu.content);
       case 'm.direct_to_device':
         return receiveToDevice(origin, edu.content);
-      case 'm.presence':
       case 'm.device_list_update':
+        if (deps.e2eKeys && !deps.e2eKeys.receiveDeviceListUpdate(origin, edu.content as JsonObject)) {
+          log.debug('device list update ignored', { origin });
+        }
+        return;
+      case 'm.presence':
       case 'm.signing_key_update':
       default:
         log.debug('EDU ignored', { origin, eduType: edu.edu_type });

@@ -207,3 +207,26 @@ describe('PUT /_matrix/federation/v1/send/{txnId}', () => {
     expect(events).toEqual([{ sender: '@r:remote.test', type: 'm.room_key_request', content: { n: 1 } }]);
   });
 });
+
+describe('PUT /send/{txnId} with an m.device_list_update EDU (server-server-api "Device Management")', () => {
+  it('tells local users who share a room with the remote user, in /sync device_lists.changed', async () => {
+    const first = await A('GET', `${v3}/sync?timeout=0`);
+    const since = first.body.next_batch;
+    const res = await send(remote, txn(remote, [], [
+      { edu_type: 'm.device_list_update', content: { user_id: '@r:remote.test', device_id: 'NEWDEV', stream_id: 7, prev_id: [], deleted: false } },
+    ]));
+    expect(res.status).toBe(200);
+    const next = await A('GET', `${v3}/sync?timeout=0&since=${enc(since)}`);
+    expect(next.body.device_lists?.changed ?? []).toContain('@r:remote.test');
+  });
+
+  it('ignores an update about a user of another server than the origin', async () => {
+    const first = await A('GET', `${v3}/sync?timeout=0`);
+    const res = await send(stranger, txn(stranger, [], [
+      { edu_type: 'm.device_list_update', content: { user_id: '@r:remote.test', device_id: 'X', stream_id: 8, prev_id: [], deleted: false } },
+    ]));
+    expect(res.status).toBe(200);
+    const next = await A('GET', `${v3}/sync?timeout=0&since=${enc(first.body.next_batch)}`);
+    expect(next.body.device_lists?.changed ?? []).not.toContain('@r:remote.test');
+  });
+});
