@@ -8,7 +8,7 @@
  * POST /user/keys/query); client-server-api GET /rooms/{roomId}/messages, GET /profile/{userId},
  * POST /keys/query.
  *
- * Tests wrapped in `it.failing` document a Doorstep bug or missing feature that Synapse revealed;
+ * A test wrapped in `it.failing` documents a Doorstep bug or missing feature that Synapse revealed;
  * each names it. When it is fixed the test starts failing: unwrap it.
  */
 import nacl from 'tweetnacl';
@@ -129,10 +129,8 @@ describe('GET /rooms/{roomId}/messages for history from before the join', () => 
     expect(await history(syn.clientUrl, sUser, roomId)).toEqual(sent);
   });
 
-  // DOORSTEP GAP (no backfill): Doorstep's /messages never calls GET /backfill on a remote server, so a
-  // user who joins a remote room sees nothing from before the join although history_visibility is
-  // "shared" (public_chat). Doorstep serves /backfill (Synapse uses it above) but does not make it.
-  it.failing("pages back through a Synapse room's earlier messages on Doorstep [Doorstep gap: no outbound /backfill]", async () => {
+  // Was a gap (no outbound /backfill); src/services/federation/backfill.ts now fetches the history.
+  it("pages back through a Synapse room's earlier messages on Doorstep", async () => {
     const roomId = await createRoom(syn.clientUrl, sMod);
     const sent: string[] = [];
     for (let i = 0; i < 25; i++) {
@@ -261,18 +259,16 @@ describe('GET /_matrix/federation/v1/user/devices/{userId} answered by Doorstep'
 });
 
 describe("a Doorstep client's queries about a Synapse user", () => {
-  // DOORSTEP GAP: src/services/profile.ts answers 404 for any remote user ("Remote profiles would need
-  // a federation profile query, which Doorstep does not make yet"). Synapse's side works (harness test).
-  it.failing("returns a Synapse user's displayname from GET /profile/{userId} [Doorstep gap: no outbound /query/profile]", async () => {
+  // Was a gap (404 for every remote user); profile.ts now asks the user's server (/query/profile).
+  it("returns a Synapse user's displayname from GET /profile/{userId}", async () => {
     const sUser = await syn.registerUser('profile-s');
     expect((await as(syn.clientUrl, sUser)('PUT', `${v3}/profile/${enc(sUser.userId)}/displayname`, { displayname: 'Syn Apse' })).status).toBe(200);
     const res = await as(D.clientUrl, dMod)('GET', `${v3}/profile/${enc(sUser.userId)}`);
     expect({ status: res.status, body: res.body }).toEqual({ status: 200, body: expect.objectContaining({ displayname: 'Syn Apse' }) });
   });
 
-  // DOORSTEP GAP: src/services/e2e-keys.ts skips remote users ("no federation client yet"): they are
-  // missing from device_keys and not listed under failures either, so a client cannot tell.
-  it.failing("returns a Synapse user's device keys from POST /keys/query [Doorstep gap: no outbound /user/keys/query]", async () => {
+  // Was a gap (remote users skipped); e2e-keys.ts now asks each user's server (/user/keys/query).
+  it("returns a Synapse user's device keys from POST /keys/query", async () => {
     const sUser = await syn.registerUser('keys-s');
     expect((await as(syn.clientUrl, sUser)('POST', `${v3}/keys/upload`, { device_keys: signedDeviceKeys(sUser) })).status).toBe(200);
     const res = await as(D.clientUrl, dMod)('POST', `${v3}/keys/query`, { device_keys: { [sUser.userId]: [] } });
@@ -297,10 +293,8 @@ describe('PUT /sendToDevice/{eventType}/{txnId} between Doorstep and Synapse', (
     expect(await toDeviceEvents(D.clientUrl, dUser, since)).toEqual([{ sender: sUser.userId, type: 'm.interop.test', content: { hello: 'from synapse' } }]);
   });
 
-  // DOORSTEP GAP: src/services/to-device.ts drops messages for remote users ("no federation sender
-  // yet"; logged at debug only) while answering the sender 200, so Olm/Megolm key sharing with
-  // Synapse users cannot work. Needs an outbound m.direct_to_device EDU through the federation queue.
-  it.failing("delivers a Doorstep user's to-device message to a Synapse device's /sync [Doorstep gap: remote to-device messages dropped]", async () => {
+  // Was a gap (remote to-device messages dropped); to-device.ts now sends an m.direct_to_device EDU.
+  it("delivers a Doorstep user's to-device message to a Synapse device's /sync", async () => {
     const dUser = await registerUser(D.clientUrl, 'td-sender-d');
     const sUser = await syn.registerUser('td-receiver-s');
     const since = (await call(syn.clientUrl, 'GET', `${v3}/sync`, { token: sUser.accessToken })).body.next_batch;
