@@ -8,13 +8,15 @@
  * `auth`:
  * - `'token'`: an access token (auth.ts; 401 M_MISSING_TOKEN / M_UNKNOWN_TOKEN), `req.requester` set;
  * - `'optional'`: an access token if one is sent (spec `security: [{}, accessTokenBearer]`: a token
- *   that is sent must be valid, 401 M_UNKNOWN_TOKEN otherwise), `req.requester` set when it is;
+ *   that is sent must be valid, 401 M_UNKNOWN_TOKEN otherwise), `req.requester` set when it is
+ *   (mountRoutes only: the fast lane does not know this kind yet, so no optional route is on it);
  * - `'x-matrix'`: a server's signed request (federation/x-matrix-auth.ts; 401 M_UNAUTHORIZED),
  *   `req.origin` set;
  * - `'none'`: anyone (key publication, discovery).
  *
  * A route returns its 200 body, or a `RouteResponse` for another status or extra headers. A client
- * that goes away while the route waits (`req.signal` aborted) gets no answer at all.
+ * that goes away while the route waits (`req.signal` aborted) gets no answer at all. (Both are
+ * mountRoutes's; the fast lane serves plain bodies only.)
  */
 import type { Request, RequestHandler, Response, Router } from 'express';
 import type { Services } from '../services';
