@@ -24,7 +24,7 @@ import type { Services } from '../services';
 import { accessTokenFrom, authenticate } from './auth';
 import { failure, readJsonBody, sendJson } from './edge';
 import { authenticateXMatrix } from './federation/x-matrix-auth';
-import type { AuthServices, Route, RouteRequest } from './route';
+import { RouteResponse, type AuthServices, type Route, type RouteRequest } from './route';
 
 interface Compiled {
   route: Route;
@@ -112,12 +112,17 @@ export function createLane(routes: readonly Route[], s: LaneServices, logger: Lo
           origin: undefined,
         };
         if (route.auth === 'token') lr.requester = authenticate(s, accessTokenFrom(req.headers.authorization, lr.query('access_token')[0]));
-        else if (route.auth === 'x-matrix') {
+        else if (route.auth === 'optional') {
+          // A token is not required, but one that is sent must be valid (as mountRoutes does).
+          const token = accessTokenFrom(req.headers.authorization, lr.query('access_token')[0]);
+          if (token) lr.requester = authenticate(s, token);
+        } else if (route.auth === 'x-matrix') {
           lr.origin = await authenticateXMatrix(s, { method: req.method ?? 'GET', uri: req.url ?? '/', authorization: req.headersDistinct['authorization'] ?? [], content: body });
         }
         const result = await route.handle(lr);
         await s.durability.whenDurable();
-        sendJson(res, 200, result);
+        if (result instanceof RouteResponse) sendJson(res, result.status, result.body, result.headers);
+        else sendJson(res, 200, result);
       })
       .catch((err: unknown) => {
         const m = failure(logger, req.method, req.url, err);

@@ -16,7 +16,7 @@ import express, { Router } from 'express';
 import { createLogger } from '../../src/log';
 import { createLane } from '../../src/http/lane';
 import { cors, errorHandler, jsonBody } from '../../src/http/middleware';
-import { mountRoutes, type Route } from '../../src/http/route';
+import { mountRoutes, RouteResponse, type Route } from '../../src/http/route';
 import { call, registerUser, type TestUser } from '../helpers/client';
 import { fakeRemote, type FakeRemote } from '../helpers/fake-remote';
 import { startTestServer, type TestServer } from '../helpers/server';
@@ -26,6 +26,8 @@ const routes: Route[] = [
   { method: 'POST', paths: ['/_probe/token/:thing'], auth: 'token', handle: (req) => ({ user: req.requester!.userId, thing: req.params.thing, body: req.body ?? null }) },
   { method: 'PUT', paths: ['/_matrix/federation/v1/probe/:thing'], auth: 'x-matrix', handle: (req) => ({ origin: req.origin, body: req.body ?? null }) },
   { method: 'GET', paths: ['/_probe/open'], auth: 'none', handle: (req) => ({ via: req.query('via') }) },
+  { method: 'GET', paths: ['/_probe/optional'], auth: 'optional', handle: (req) => ({ user: req.requester?.userId ?? null }) },
+  { method: 'GET', paths: ['/_probe/created'], auth: 'none', handle: () => new RouteResponse({ made: true }, 201, { 'X-Probe': 'yes' }) },
   {
     method: 'GET',
     paths: ['/_probe/boom'],
@@ -114,6 +116,18 @@ describe.each(transports)('a Route served by %s', (t) => {
     const res = await call(url(), 'POST', '/_probe/token/%zz', { token: user.accessToken, body: {} });
     expect(res.status).toBe(400);
     expect(res.body.errcode).toBe('M_INVALID_PARAM');
+  });
+
+  it('lets an optional-auth route through without a token, with the requester when one is valid, 401 when it is not', async () => {
+    expect((await call(url(), 'GET', '/_probe/optional')).body).toEqual({ user: null });
+    expect((await call(url(), 'GET', '/_probe/optional', { token: user.accessToken })).body).toEqual({ user: user.userId });
+    const bad = await call(url(), 'GET', '/_probe/optional', { token: 'nope' });
+    expect([bad.status, bad.body.errcode]).toEqual([401, 'M_UNKNOWN_TOKEN']);
+  });
+
+  it('answers a RouteResponse with its status and headers', async () => {
+    const res = await call(url(), 'GET', '/_probe/created');
+    expect([res.status, res.headers.get('x-probe'), res.body]).toEqual([201, 'yes', { made: true }]);
   });
 
   it('gives every value of a repeated query parameter when auth is none', async () => {
