@@ -15,7 +15,7 @@ import { badJson, forbidden, notFound, tooLarge } from '../errors';
 import type { Logger } from '../log';
 import type { Store, StoredEvent } from '../storage/store';
 import type { KeyService } from './keys';
-import { remoteServersInRoom as serversWithJoinedMembers, type FederationSender } from './federation/sender';
+import type { FederationSender } from './federation/sender';
 import type { Notifier } from './notifier';
 
 /** A room state, read key by key (a Map, or the current_state table). */
@@ -105,6 +105,8 @@ export interface EventsService {
   checkAgainstCurrentState(pdu: Pdu): void;
   /** Servers other than ours with a joined member in the room now. */
   remoteServersInRoom(roomId: string): string[];
+  /** Whether `server` has a member joined to the room now ("am I in this room?" for ours). */
+  serverInRoom(roomId: string, server: string): boolean;
   /** Builds, signs and ingests an event from a local user. Auth failures throw 403 M_FORBIDDEN. */
   sendLocal(roomId: string, input: LocalEventInput, opts?: { txn?: { deviceId: string; txnId: string } }): PersistedEvent;
   /** The unsigned template of a new event at the room's forward extremities (make_join/make_knock, sendLocal). */
@@ -273,18 +275,36 @@ export function createEventsService(deps: {
   const isOurUser = (userId: string) => userId.endsWith(`:${keys.serverName}`);
   const serverOf = (id: string) => id.slice(id.indexOf(':') + 1);
 
-  // Servers with joined members, per room: read on every event we send, recomputed after a
-  // membership change (a knock storm in a one-server room pays one scan per member event).
-  const roomServers = new Map<string, string[]>();
-  function remoteServersInRoom(roomId: string): string[] {
-    let servers = roomServers.get(roomId);
-    if (!servers) {
-      servers = serversWithJoinedMembers(store, roomId, keys.serverName);
-      if (roomServers.size > 10_000) roomServers.clear();
-      roomServers.set(roomId, servers);
+  // Joined members per server, per room: read on every event we send (destinations) and every
+  // local knock or join ("am I in this room?"). Counted once from the room's members, then kept
+  // up to date by each membership change the door applies, so a knock storm in a big room costs
+  // O(1) per knock here, not a scan of every member.
+  const joinedPerServer = new Map<string, Map<string, number>>();
+  function joinedCounts(roomId: string): Map<string, number> {
+    let counts = joinedPerServer.get(roomId);
+    if (!counts) {
+      counts = new Map();
+      for (const m of store.getRoomMembers(roomId)) {
+        if (m.membership === 'join') counts.set(serverOf(m.userId), (counts.get(serverOf(m.userId)) ?? 0) + 1);
+      }
+      if (joinedPerServer.size > 10_000) joinedPerServer.clear();
+      joinedPerServer.set(roomId, counts);
     }
-    return servers;
+    return counts;
   }
+  /** A member event replaced `oldMembership` by `newMembership` for `userId` (counts, if loaded). */
+  function noteMembershipChange(roomId: string, userId: string, oldMembership: unknown, newMembership: unknown): void {
+    const counts = joinedPerServer.get(roomId);
+    if (!counts || (oldMembership === 'join') === (newMembership === 'join')) return;
+    const server = serverOf(userId);
+    const n = (counts.get(server) ?? 0) + (newMembership === 'join' ? 1 : -1);
+    if (n > 0) counts.set(server, n);
+    else counts.delete(server);
+  }
+  function remoteServersInRoom(roomId: string): string[] {
+    return [...joinedCounts(roomId).keys()].filter((s) => s !== keys.serverName);
+  }
+  const serverInRoom = (roomId: string, server: string): boolean => (joinedCounts(roomId).get(server) ?? 0) > 0;
 
   /**
    * Where an event we send (or relay as the resident server) goes: every other server with a
@@ -496,7 +516,9 @@ export function createEventsService(deps: {
 
     // 6. Persist in one transaction: state group, event, extremities, current state, and the
     //    outbound queue entries (so an event and its sending commit together).
-    const result = store.transaction(() => {
+    let result: { streamOrdering: number; delta: Map<StateKey, string> };
+    try {
+      result = store.transaction(() => {
       let group: number;
       if (key !== undefined) {
         const delta = new Map([[key, eventId]]);
@@ -541,11 +563,19 @@ export function createEventsService(deps: {
         delta = new Map<StateKey, string>();
         for (const [k, v] of newCurrent) if (oldCurrent.get(k) !== v) delta.set(k, v);
       }
+      // (Read before the delta is applied: in the linear case stateBefore is the live current state.)
+      const isMember = linear && pdu.type === 'm.room.member' && pdu.state_key !== undefined;
+      const replaced = isMember ? stateBefore.get(key!) : undefined;
+      const oldMembership = replaced ? store.getEvent(replaced)?.pdu.content.membership : undefined;
       store.applyCurrentStateDelta(pdu.room_id, delta);
-      for (const k of delta.keys()) {
-        if (k.startsWith('m.room.member\0')) {
-          roomServers.delete(pdu.room_id);
-          break;
+      if (linear) {
+        if (isMember) noteMembershipChange(pdu.room_id, pdu.state_key!, oldMembership, pdu.content.membership);
+      } else {
+        for (const k of delta.keys()) {
+          if (k.startsWith('m.room.member\0')) {
+            joinedPerServer.delete(pdu.room_id); // recounted on the next read
+            break;
+          }
         }
       }
       if ((local || ctx.relay) && deps.sender) {
@@ -553,7 +583,11 @@ export function createEventsService(deps: {
         if (destinations.length) deps.sender.enqueuePdu(eventId, destinations);
       }
       return { streamOrdering, delta };
-    });
+      });
+    } catch (e) {
+      joinedPerServer.delete(pdu.room_id); // the transaction rolled back: recount
+      throw e;
+    }
 
     log.debug('event persisted', { eventId, roomId: pdu.room_id, type: pdu.type, origin: ctx.origin, softFailed });
     if (!softFailed) {
@@ -572,6 +606,7 @@ export function createEventsService(deps: {
     signLocal,
     checkAgainstCurrentState,
     remoteServersInRoom,
+    serverInRoom,
     roomVersionOf,
     stateAfter,
     stateAfterKeys: (eventId, keys) => store.getStateGroupEntries(stateGroupAfter(eventId), keys),

@@ -58,7 +58,7 @@ export function createMembershipService(deps: {
   /** "Am I in this room?" (as Synapse's update_membership_locked asks): a local user is joined. */
   function isResident(roomId: string): boolean {
     if (!store.getRoom(roomId)) return false;
-    return store.getRoomMembers(roomId).some((m) => m.membership === 'join' && isLocal(m.userId));
+    return events.serverInRoom(roomId, serverName);
   }
   function remote(): RemoteMembership {
     if (!deps.remote) throw notFound('Federation is not available');

@@ -36,7 +36,7 @@ export function restrictedJoinFor(
       !!a && typeof a === 'object' && (a as { type?: unknown }).type === 'm.room_membership' && typeof (a as { room_id?: unknown }).room_id === 'string')
     .map((a) => a.room_id);
   const isLocal = (u: string) => u.endsWith(`:${serverName}`);
-  const residentIn = (room: string) => store.getRoomMembers(room).some((m) => m.membership === 'join' && isLocal(m.userId));
+  const residentIn = (room: string) => store.getRoom(room) !== undefined && events.serverInRoom(room, serverName);
   const known = allowed.filter(residentIn);
   if (allowed.length && !known.length) {
     throw new MatrixError('M_UNABLE_TO_AUTHORISE_JOIN', 'This server is not in any of the rooms that allow joining this one', { status: 400 });

@@ -276,7 +276,7 @@ export function createAdmission(deps: {
   }
 
   function hasLocalJoinedMember(roomId: string): boolean {
-    return store.getRoomMembers(roomId).some((m) => m.membership === 'join' && m.userId.endsWith(`:${serverName}`));
+    return events.serverInRoom(roomId, serverName);
   }
 
   /**

@@ -275,7 +275,7 @@ export function createRemoteMembership(deps: {
   /** The room, if we are resident in it (a local member joined), else 404 as Synapse answers. */
   function residentVersion(roomId: string): RoomVersion {
     const room = store.getRoom(roomId);
-    const joined = room && store.getRoomMembers(roomId).some((m) => m.membership === 'join' && serverOf(m.userId) === serverName);
+    const joined = room && events.serverInRoom(roomId, serverName);
     if (!room || !joined) throw notFound(`Unknown room ${roomId}`);
     return events.roomVersionOf(roomId);
   }
@@ -412,7 +412,7 @@ export function createRemoteMembership(deps: {
     const signed = countersign(c.pdu, version);
     const current = store.getMembership(roomId, target)?.membership;
     if (current === 'join' || current === 'ban') throw forbidden(`${target} is ${current === 'join' ? 'already in' : 'banned from'} the room`);
-    const inRoom = store.getRoom(roomId) && store.getRoomMembers(roomId).some((m) => m.membership === 'join' && serverOf(m.userId) === serverName);
+    const inRoom = store.getRoom(roomId) && events.serverInRoom(roomId, serverName);
     if (!inRoom) {
       const stripped = await toStripped(b.invite_room_state, version, roomId);
       stripped.push(stripEvent(signed));
