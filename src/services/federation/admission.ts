@@ -52,6 +52,14 @@ export interface Admission {
    * `roomId` (when given) and those whose auth events are not known. Returns them by event ID.
    */
   storeOutliers(raws: readonly unknown[], version: RoomVersion, roomId?: string): Promise<Map<string, Pdu>>;
+  /**
+   * The state before `eventId` as `server` holds it (/state_ids, then /event for what we lack, each
+   * checked and only the events asked for kept). Throws when it is too large, inconsistent or
+   * has no m.room.create.
+   */
+  stateAt(roomId: string, eventId: string, server: string, version: RoomVersion): Promise<Map<StateKey, string>>;
+  /** The auth chain of `eventId` from `server` (/event_auth), stored as checked outliers. */
+  fetchAuthChain(roomId: string, eventId: string, server: string, version: RoomVersion): Promise<void>;
 }
 
 /** How many missing prev events one PDU may pull in with get_missing_events (Synapse: 10). */
@@ -177,11 +185,15 @@ export function createAdmission(deps: {
   /** Fetches the auth chain of an event whose auth events we lack and stores it as outliers. */
   async function fetchAuthEvents(pdu: Pdu, eventId: string, origin: string, version: RoomVersion): Promise<void> {
     if (pdu.auth_events.every((id) => store.hasEvent(id))) return;
-    log.info('fetching missing auth events', { eventId, roomId: pdu.room_id, origin });
-    const chain = arrayOf(await api.getEventAuth(fedclient, origin, pdu.room_id, eventId), 'auth_chain');
+    await fetchAuthChain(pdu.room_id, eventId, origin, version);
+  }
+
+  async function fetchAuthChain(roomId: string, eventId: string, origin: string, version: RoomVersion): Promise<void> {
+    log.info('fetching missing auth events', { eventId, roomId, origin });
+    const chain = arrayOf(await api.getEventAuth(fedclient, origin, roomId, eventId), 'auth_chain');
     if (!chain) throw new CoreError('forbidden', 'event_auth answer without auth_chain');
     if (chain.length > MAX_AUTH_CHAIN) throw new CoreError('forbidden', `Auth chain of ${eventId} is too large`);
-    await storeOutliers(chain, version, pdu.room_id);
+    await storeOutliers(chain, version, roomId);
   }
 
   /** Fetches up to MISSING_EVENTS_LIMIT missing prev events (oldest first) and admits them. */
@@ -216,7 +228,10 @@ export function createAdmission(deps: {
   }
 
   /** The state before an event after a gap: /state_ids at it, events fetched one by one. */
-  async function stateAtGap(pdu: Pdu, eventId: string, origin: string, version: RoomVersion): Promise<Map<StateKey, string>> {
+  const stateAtGap = (pdu: Pdu, eventId: string, origin: string, version: RoomVersion) => stateAt(pdu.room_id, eventId, origin, version);
+
+  async function stateAt(roomId: string, eventId: string, origin: string, version: RoomVersion): Promise<Map<StateKey, string>> {
+    const pdu = { room_id: roomId };
     log.info('fetching the state at a gap', { eventId, roomId: pdu.room_id, origin });
     const ids = await api.getStateIds(fedclient, origin, pdu.room_id, eventId);
     const rawPduIds = arrayOf(ids, 'pdu_ids') ?? [];
@@ -303,5 +318,5 @@ export function createAdmission(deps: {
     return admitted.eventId;
   }
 
-  return { receivePdu, checkPdu, storeOutliers };
+  return { receivePdu, checkPdu, storeOutliers, stateAt, fetchAuthChain };
 }

@@ -48,11 +48,8 @@ const MAX_V = 20;
 const MAX_SERVERS_TRIED = 3;
 /** /state_ids fetches per backfill (events whose prev events we lack: the answer's bottom). */
 const MAX_GAP_STATES = 5;
-/** Events fetched one by one for one gap's state. */
-const MAX_GAP_FETCH = 500;
 /** /event_auth fetches per backfill. */
 const MAX_AUTH_FETCHES = 5;
-const MAX_AUTH_CHAIN = 5000;
 /** Lowest timeline events whose prev events seed a room's backward extremities. */
 const SEED_EVENTS = 50;
 /** A room whose backfill failed or brought nothing new waits this long before the next try. */
@@ -120,7 +117,7 @@ interface Candidate {
 export function createBackfillService(deps: {
   store: Store;
   events: EventsService;
-  admission: Pick<Admission, 'checkPdu' | 'storeOutliers'>;
+  admission: Pick<Admission, 'checkPdu' | 'storeOutliers' | 'stateAt' | 'fetchAuthChain'>;
   fedclient: FederationClient;
   serverName: string;
   logger: Logger;
@@ -233,8 +230,7 @@ export function createBackfillService(deps: {
       if (!lacking) continue;
       if (fetches++ >= MAX_AUTH_FETCHES) return;
       try {
-        const chain = arrayOf(await api.getEventAuth(fedclient, server, roomId, c.eventId, { timeoutMs: REQUEST_TIMEOUT_MS }), 'auth_chain');
-        if (chain && chain.length <= MAX_AUTH_CHAIN) await admission.storeOutliers(chain, version, roomId);
+        await admission.fetchAuthChain(roomId, c.eventId, server, version);
       } catch (e) {
         log.info('event_auth for a backfilled event failed', { roomId, eventId: c.eventId, reason: (e as Error).message });
       }
@@ -244,27 +240,7 @@ export function createBackfillService(deps: {
   /** The state before an event whose prev events we lack, from the server's /state_ids. */
   async function remoteStateBefore(roomId: string, server: string, version: RoomVersion, eventId: string): Promise<Map<StateKey, string> | undefined> {
     try {
-      const ids = await api.getStateIds(fedclient, server, roomId, eventId, { timeoutMs: REQUEST_TIMEOUT_MS });
-      const pduIds = (arrayOf(ids, 'pdu_ids') ?? []).filter((x): x is string => typeof x === 'string');
-      const authIds = (arrayOf(ids, 'auth_chain_ids') ?? []).filter((x): x is string => typeof x === 'string');
-      const wanted = [...new Set([...authIds, ...pduIds])].filter((id) => !store.hasEvent(id));
-      if (wanted.length > MAX_GAP_FETCH) throw new Error(`state at ${eventId} is too large to fetch`);
-      const raws: unknown[] = [];
-      for (const id of wanted) {
-        const got = arrayOf(await api.getEvent(fedclient, server, id, { timeoutMs: REQUEST_TIMEOUT_MS }), 'pdus')?.[0];
-        if (got !== undefined) raws.push(got);
-      }
-      await admission.storeOutliers(raws, version, roomId);
-      const state = new Map<StateKey, string>();
-      for (const id of pduIds) {
-        const ev = store.getEvent(id);
-        if (!ev || ev.rejected || ev.roomId !== roomId || ev.pdu.state_key === undefined) continue;
-        const key = stateKey(ev.pdu.type, ev.pdu.state_key);
-        if (state.has(key)) throw new Error(`state at ${eventId} has two events for one key`);
-        state.set(key, id);
-      }
-      if (!state.has(stateKey('m.room.create', ''))) throw new Error(`state at ${eventId} has no m.room.create`);
-      return state;
+      return await admission.stateAt(roomId, eventId, server, version);
     } catch (e) {
       log.info('state before a backfilled event unavailable', { roomId, eventId, server, reason: (e as Error).message });
       return undefined;
