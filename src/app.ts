@@ -15,7 +15,7 @@ import { createAccountService } from './services/accounts';
 import { createNotifier } from './services/notifier';
 import { createEventsService } from './services/events';
 import { createMembershipService } from './services/membership';
-import { createRateLimiter } from './services/ratelimit';
+import { createRateLimiters } from './services/ratelimit';
 import { createRoomsService } from './services/rooms';
 import { createClientEventFormatter } from './services/client-events';
 import { createVisibilityService } from './services/visibility';
@@ -84,17 +84,19 @@ export function createHomeserver(config: Config, opts: HomeserverOptions = {}): 
   });
   const keyRing = createKeyRing({ store, fedclient, keys, now, logger });
   const federationSender = createFederationSender({ store, fedclient, serverName: config.serverName, logger, now });
-  const accounts = createAccountService({ store, config, now, logger });
+  const limiters = createRateLimiters(config, now);
+  const accounts = createAccountService({ store, config, now, logger, limiters });
   const notifier = createNotifier();
   const events = createEventsService({ store, keys, notifier, logger, now, sender: federationSender });
   const admission = createAdmission({ store, events, keyRing, fedclient, serverName: config.serverName, logger });
   const remoteMembership = createRemoteMembership({ store, events, admission, fedclient, keys, logger, now });
   const membership = createMembershipService({
-    store, events, serverName: config.serverName, knockLimiter: createRateLimiter(config.rcKnock, now), remote: remoteMembership,
+    store, events, serverName: config.serverName, knockLimiter: limiters.knock, limiters, remote: remoteMembership,
   });
   const clientEvents = createClientEventFormatter({ store, now });
   const rooms = createRoomsService({
     store, events, membership, clientEvents, serverName: config.serverName, defaultRoomVersion: () => config.defaultRoomVersion, now, fedclient,
+    roomCreationLimiter: limiters.roomCreation, messageLimiter: limiters.message,
   });
   const visibility = createVisibilityService({ store, events });
   const backfill = createBackfillService({ store, events, admission, fedclient, serverName: config.serverName, logger, now });

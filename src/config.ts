@@ -9,6 +9,7 @@ import YAML from 'yaml';
 import configSchema from '../schema/config.json';
 import { firstError } from './validation';
 import type { LogLevel } from './log';
+import type { RateLimitConfig, RateLimitsConfig } from './services/ratelimit';
 
 export type ResourceName = 'client' | 'federation';
 
@@ -19,7 +20,7 @@ export interface ListenerConfig {
   resources: Set<ResourceName>;
 }
 
-export interface Config {
+export interface Config extends RateLimitsConfig {
   serverName: string;
   publicBaseUrl: string;
   listeners: ListenerConfig[];
@@ -36,8 +37,30 @@ export interface Config {
   defaultRoomVersion: string;
   logLevel: LogLevel;
   maxRequestBodySize: number;
-  /** Per-user knock rate limit (Synapse-style rc_* block `rc_knock`). */
-  rcKnock: { perSecond: number; burstCount: number };
+}
+
+/** Synapse's defaults for its rc_* blocks (its config documentation); rc_knock is Doorstep's. */
+export const DEFAULT_RATE_LIMITS: RateLimitsConfig = {
+  rcLogin: {
+    address: { perSecond: 0.003, burstCount: 5 },
+    account: { perSecond: 0.003, burstCount: 5 },
+    failedAttempts: { perSecond: 0.17, burstCount: 3 },
+  },
+  rcRegistration: { perSecond: 0.17, burstCount: 3 },
+  rcMessage: { perSecond: 0.2, burstCount: 10 },
+  rcJoins: { local: { perSecond: 0.1, burstCount: 10 }, remote: { perSecond: 0.01, burstCount: 10 } },
+  rcInvites: {
+    perRoom: { perSecond: 0.3, burstCount: 10 },
+    perUser: { perSecond: 0.003, burstCount: 5 },
+    perIssuer: { perSecond: 0.3, burstCount: 10 },
+  },
+  rcRoomCreation: { perSecond: 0.016, burstCount: 10 },
+  rcKnock: { perSecond: 10, burstCount: 100 },
+};
+
+/** A `{per_second, burst_count}` block over its default (each field may be left out). */
+function rc(raw: { per_second?: number; burst_count?: number } | undefined, def: RateLimitConfig): RateLimitConfig {
+  return { perSecond: raw?.per_second ?? def.perSecond, burstCount: raw?.burst_count ?? def.burstCount };
 }
 
 export class ConfigError extends Error {
@@ -159,10 +182,46 @@ export function buildConfig(raw: Record<string, unknown>, baseDir = process.cwd(
     defaultRoomVersion: String(r.default_room_version ?? '11'),
     logLevel: r.log_level ?? 'info',
     maxRequestBodySize: r.max_request_body_size ?? 1024 * 1024,
-    rcKnock: { perSecond: r.rc_knock?.per_second ?? 10, burstCount: r.rc_knock?.burst_count ?? 100 },
+    ...rateLimitsOf(r),
   };
   return { config, unknownKeys, warnings };
 }
+
+function rateLimitsOf(r: Record<string, any>): RateLimitsConfig {
+  const d = DEFAULT_RATE_LIMITS;
+  return {
+    rcLogin: {
+      address: rc(r.rc_login?.address, d.rcLogin.address),
+      account: rc(r.rc_login?.account, d.rcLogin.account),
+      failedAttempts: rc(r.rc_login?.failed_attempts, d.rcLogin.failedAttempts),
+    },
+    rcRegistration: rc(r.rc_registration, d.rcRegistration),
+    rcMessage: rc(r.rc_message, d.rcMessage),
+    rcJoins: { local: rc(r.rc_joins?.local, d.rcJoins.local), remote: rc(r.rc_joins?.remote, d.rcJoins.remote) },
+    rcInvites: {
+      perRoom: rc(r.rc_invites?.per_room, d.rcInvites.perRoom),
+      perUser: rc(r.rc_invites?.per_user, d.rcInvites.perUser),
+      perIssuer: rc(r.rc_invites?.per_issuer, d.rcInvites.perIssuer),
+    },
+    rcRoomCreation: rc(r.rc_room_creation, d.rcRoomCreation),
+    rcKnock: rc(r.rc_knock, d.rcKnock),
+  };
+}
+
+/**
+ * Limits for test servers, which register, log in, create rooms and send far faster than a
+ * person (the defaults above stay Synapse's; tests of a limit set it explicitly).
+ */
+const TEST_RATE_LIMIT: RateLimitConfig = { perSecond: 1000, burstCount: 10_000 };
+const TEST_RATE_LIMITS: RateLimitsConfig = {
+  rcLogin: { address: TEST_RATE_LIMIT, account: TEST_RATE_LIMIT, failedAttempts: TEST_RATE_LIMIT },
+  rcRegistration: TEST_RATE_LIMIT,
+  rcMessage: TEST_RATE_LIMIT,
+  rcJoins: { local: TEST_RATE_LIMIT, remote: TEST_RATE_LIMIT },
+  rcInvites: { perRoom: TEST_RATE_LIMIT, perUser: TEST_RATE_LIMIT, perIssuer: TEST_RATE_LIMIT },
+  rcRoomCreation: TEST_RATE_LIMIT,
+  rcKnock: DEFAULT_RATE_LIMITS.rcKnock,
+};
 
 /** The host part of a server name (without port), for URLs. */
 function hostForUrl(serverName: string): string {
@@ -181,5 +240,5 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     enable_registration_without_verification: true,
     log_level: 'warn',
   }).config;
-  return { ...base, ...overrides };
+  return { ...base, ...TEST_RATE_LIMITS, ...overrides };
 }

@@ -87,7 +87,8 @@ registration_shared_secret: "ci-secret"
 rc_message: {per_second: 9999, burst_count: 9999}
 `;
     const { config, unknownKeys } = parseConfig(yaml);
-    expect(unknownKeys.sort()).toEqual(['rc_message', 'report_stats', 'trusted_key_servers']);
+    expect(unknownKeys.sort()).toEqual(['report_stats', 'trusted_key_servers']);
+    expect(config.rcMessage).toEqual({ perSecond: 9999, burstCount: 9999 });
     expect(config.listeners.map((l) => [l.port, l.tls, [...l.resources]])).toEqual([
       [8481, true, ['federation']],
       [8008, false, ['client']],

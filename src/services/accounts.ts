@@ -17,6 +17,7 @@ import { isValidLocalpart, parseUserId } from '../core/ids';
 import { forbidden, invalidParam, MatrixError, missingParam, notFound, unknownToken, type Errcode } from '../errors';
 import type { Logger } from '../log';
 import type { DeviceRecord, Store } from '../storage/store';
+import type { RateLimiters } from './ratelimit';
 
 // ---------------------------------------------------------------------------------------------
 // Types
@@ -108,15 +109,21 @@ export interface AccountService {
   /** Resolves an access token (synchronous; throws 401 M_UNKNOWN_TOKEN when unknown). */
   authenticate(token: string): Requester;
 
-  /** POST /register: UIA with m.login.dummy; `kind` is the query parameter. */
-  register(body: RegisterRequest, kind?: string): Promise<RegisterResponse>;
+  /**
+   * POST /register: UIA with m.login.dummy; `kind` is the query parameter. `clientIp` is
+   * what rc_registration counts (checked on every round trip, taken when an account is made).
+   */
+  register(body: RegisterRequest, kind?: string, clientIp?: string): Promise<RegisterResponse>;
   /** GET /register/available. */
   checkUsernameAvailable(username: string): { available: true };
 
   /** GET /login. */
   loginFlows(): { flows: Array<{ type: string }> };
-  /** POST /login (m.login.password). */
-  login(body: LoginRequest): Promise<LoginResponse>;
+  /**
+   * POST /login (m.login.password). rc_login: `address` counts every attempt from `clientIp`,
+   * `failed_attempts` the wrong passwords per user ID, `account` the logins per user ID.
+   */
+  login(body: LoginRequest, clientIp?: string): Promise<LoginResponse>;
   /** POST /logout: the requester's device and its tokens. */
   logout(r: Requester): void;
   /** POST /logout/all: every device and token of the user. */
@@ -138,7 +145,7 @@ export interface AccountService {
   /** POST /account/deactivate: UIA with m.login.password; the requester is optional. */
   deactivate(r: Requester | undefined, auth: AuthData | undefined): Promise<{ id_server_unbind_result: 'success' }>;
 
-  /** GET /_synapse/admin/v1/register. */
+  /** GET /_synapse/admin/v1/register: 400 when no registration_shared_secret is configured. */
   sharedSecretNonce(): { nonce: string };
   /** POST /_synapse/admin/v1/register (nonce + HMAC-SHA1 over the shared secret). */
   sharedSecretRegister(body: SharedSecretRegisterRequest): Promise<RegisterResponse>;
@@ -149,6 +156,8 @@ export interface AccountServiceDeps {
   config: Config;
   now: () => number;
   logger: Logger;
+  /** rc_login and rc_registration (none: unlimited). */
+  limiters?: Pick<RateLimiters, 'loginAddress' | 'loginAccount' | 'loginFailedAttempts' | 'registration'>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -271,6 +280,7 @@ const matrixError = (errcode: Errcode, msg: string) => new MatrixError(errcode, 
 
 export function createAccountService(deps: AccountServiceDeps): AccountService {
   const { store, config, now } = deps;
+  const limits = deps.limiters;
   const logger = deps.logger.child('accounts');
   const serverName = config.serverName;
   const registrationEnabled = config.enableRegistration && config.enableRegistrationWithoutVerification;
@@ -442,8 +452,11 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
         if (s.userId !== undefined && claimed !== null && claimed !== s.userId) {
           throw forbidden('Requested user does not match the authenticated user');
         }
-        const ok = await checkPassword(claimed ?? s.userId ?? null, auth.password);
+        const who = claimed ?? s.userId ?? null;
+        if (who) limits?.loginFailedAttempts.check(who);
+        const ok = await checkPassword(who, auth.password);
         if (!ok || ok.deactivated || (s.userId !== undefined && ok.userId !== s.userId)) {
+          if (who) limits?.loginFailedAttempts.record(who);
           throw required({ errcode: 'M_FORBIDDEN', error: 'Invalid password' });
         }
         s.userId = ok.userId;
@@ -466,10 +479,12 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
       return { userId: t.userId, deviceId: t.deviceId, tokenHash };
     },
 
-    async register(body, kind = 'user') {
+    async register(body, kind = 'user', clientIp) {
       if (kind === 'guest') throw matrixError('M_GUEST_ACCESS_FORBIDDEN', 'Guest access is disabled');
       if (kind !== 'user') throw invalidParam(`Unknown kind: ${kind}`);
       if (!registrationEnabled) throw forbidden('Registration has been disabled');
+      // As Synapse: every round trip is checked, only a created account takes a token.
+      if (clientIp !== undefined) limits?.registration.check(clientIp);
 
       // Parameters of earlier round trips, overridden by this request's.
       const prior = existingSession(body.auth, 'register', undefined);
@@ -499,6 +514,7 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
         do lp = newLocalpart();
         while (store.getUser(userIdOf(lp)));
       }
+      if (clientIp !== undefined) limits?.registration.take(clientIp);
       const userId = createUser(lp, passwordHash);
       finish(s);
       return registrationDetails(userId, params);
@@ -512,13 +528,21 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
 
     loginFlows: () => ({ flows: [{ type: 'm.login.password' }] }),
 
-    async login(body) {
+    async login(body, clientIp) {
+      if (clientIp !== undefined) limits?.loginAddress.take(clientIp);
       if (body.type !== 'm.login.password') throw new MatrixError('M_UNKNOWN', 'Bad login type.', { status: 400 });
       if (body.identifier === undefined && body.user === undefined) throw missingParam('Missing identifier');
       if (typeof body.password !== 'string') throw missingParam('Missing password');
-      const ok = await checkPassword(resolveUser(body.identifier, body.user), body.password);
-      if (!ok) throw forbidden('Invalid username or password');
+      const claimed = resolveUser(body.identifier, body.user);
+      // rc_login.failed_attempts: refused before the password is even looked at.
+      if (claimed) limits?.loginFailedAttempts.check(claimed);
+      const ok = await checkPassword(claimed, body.password);
+      if (!ok) {
+        if (claimed) limits?.loginFailedAttempts.record(claimed);
+        throw forbidden('Invalid username or password');
+      }
       if (ok.deactivated) throw matrixError('M_USER_DEACTIVATED', 'This account has been deactivated');
+      limits?.loginAccount.take(ok.userId);
       const { accessToken, deviceId } = issueToken(ok.userId, body.device_id, body.initial_device_display_name);
       logger.info('logged in', { userId: ok.userId, deviceId });
       return { user_id: ok.userId, access_token: accessToken, device_id: deviceId, home_server: serverName };
@@ -597,6 +621,8 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
     },
 
     sharedSecretNonce() {
+      // Synapse hands out a nonce regardless; a nonce that can never be used is only noise.
+      if (!config.registrationSharedSecret) throw new MatrixError('M_UNKNOWN', 'Shared secret registration is not enabled', { status: 400 });
       const t = now();
       for (const [n, ts] of nonces) if (t - ts > SHARED_SECRET_NONCE_TTL_MS) nonces.delete(n);
       while (nonces.size >= MAX_NONCES) nonces.delete(nonces.keys().next().value!);

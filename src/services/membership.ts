@@ -9,7 +9,7 @@ import { STRIPPED_STATE_KEYS, strippedState } from '../core/stripped-state';
 import { forbidden, invalidParam, notFound } from '../errors';
 import type { Store } from '../storage/store';
 import type { EventsService, PersistedEvent } from './events';
-import type { RateLimiter } from './ratelimit';
+import { takeAll, type RateLimiter, type RateLimiters } from './ratelimit';
 import type { RemoteMembership } from './federation/remote-membership';
 import { restrictedJoinFor } from './restricted-joins';
 
@@ -17,6 +17,11 @@ export interface MembershipOptions {
   reason?: string;
   /** Servers to go through when the room is not one we are in (`via`, the alias's servers). */
   servers?: readonly string[];
+  /**
+   * false: not counted against rc_joins / rc_invites (createRoom's own invites, which the
+   * rc_room_creation limit already covers).
+   */
+  ratelimit?: boolean;
 }
 
 export interface MembershipService {
@@ -50,9 +55,12 @@ export function createMembershipService(deps: {
   serverName: string;
   /** Per-user limit on knocks (config rc_knock). */
   knockLimiter?: RateLimiter;
+  /** rc_joins (per user, local vs remote rooms) and rc_invites (per room, per invitee, per issuer). */
+  limiters?: Pick<RateLimiters, 'joinLocal' | 'joinRemote' | 'invitePerRoom' | 'invitePerUser' | 'invitePerIssuer'>;
   remote?: RemoteMembership;
 }): MembershipService {
   const { store, events, serverName } = deps;
+  const limits = deps.limiters;
 
   const serverOf = (id: string) => id.slice(id.indexOf(':') + 1);
   /** "Am I in this room?" (as Synapse's update_membership_locked asks): a local user is joined. */
@@ -110,7 +118,12 @@ export function createMembershipService(deps: {
 
     async join(roomId, userId, opts) {
       const content = withReason({ membership: 'join', ...profileOf(userId) }, opts);
-      if (!isResident(roomId)) {
+      const resident = isResident(roomId);
+      // rc_joins as Synapse: only a join that makes the user a member counts, remote rooms apart.
+      if (limits && opts?.ratelimit !== false && membershipOf(roomId, userId) !== 'join') {
+        (resident ? limits.joinLocal : limits.joinRemote).take(userId);
+      }
+      if (!resident) {
         const servers = serversFor(roomId, userId, opts?.servers);
         if (!servers.length) requireRoom(roomId);
         return remote().join(roomId, userId, servers, content);
@@ -133,6 +146,9 @@ export function createMembershipService(deps: {
       const m = membershipOf(roomId, target);
       if (m === 'join') throw forbidden(`${target} is already in the room`);
       if (m === 'ban') throw forbidden(`${target} is banned from the room`);
+      if (limits && opts?.ratelimit !== false) {
+        takeAll([[limits.invitePerRoom, roomId], [limits.invitePerUser, target], [limits.invitePerIssuer, sender]]);
+      }
       const content: JsonObject = withReason({ membership: 'invite', ...profileOf(target) }, opts);
       if (opts?.isDirect) content.is_direct = true;
       if (isLocal(target)) return send(roomId, sender, target, content);

@@ -12,6 +12,7 @@ import type { Store } from '../storage/store';
 import type { ClientEvent, ClientEventFormatter } from './client-events';
 import type { EventsService, PersistedEvent } from './events';
 import type { MembershipService } from './membership';
+import type { RateLimiter } from './ratelimit';
 import type { FederationClient } from '../fedclient/client';
 import { queryDirectory } from '../fedclient/api';
 import { relayRemoteError } from './federation/remote-errors';
@@ -43,6 +44,11 @@ export interface RoomsService {
   visibleState(roomId: string, userId: string): ClientEvent[];
   visibleStateEvent(roomId: string, userId: string, type: string, stateKey: string): ClientEvent | undefined;
   redact(roomId: string, who: { userId: string; deviceId: string }, eventId: string, txnId: string, reason?: string): PersistedEvent;
+  /**
+   * PUT /rooms/{roomId}/send/{eventType}/{txnId}: counted against rc_message (per sender) unless
+   * it repeats a transaction already sent, which answers the same event (spec: "Transaction identifiers").
+   */
+  sendMessage(roomId: string, who: { userId: string; deviceId: string }, type: string, content: JsonObject, txnId: string): PersistedEvent;
   /** The state map (type\0key → event ID) the user may see, or 403. */
   visibleStateIds(roomId: string, userId: string): Map<StateKey, string>;
 }
@@ -71,10 +77,15 @@ export function createRoomsService(deps: {
   now: () => number;
   /** Outbound federation, for aliases on other servers. */
   fedclient?: FederationClient;
+  /** rc_room_creation (per creator). */
+  roomCreationLimiter?: RateLimiter;
+  /** rc_message (per sender of /send). */
+  messageLimiter?: RateLimiter;
 }): RoomsService {
   const { store, events, membership, clientEvents, serverName, now } = deps;
 
   async function createRoom(creator: string, req: CreateRoomRequest) {
+    deps.roomCreationLimiter?.take(creator);
     const versionId = req.room_version ?? deps.defaultRoomVersion();
     if (!isSupportedRoomVersion(versionId)) throw unsupportedRoomVersion(`Room version ${versionId} is not supported`);
     const version = roomVersion(versionId)!;
@@ -156,7 +167,7 @@ export function createRoomsService(deps: {
 
     });
     // 8. invites (each its own event; a remote invitee's server countersigns first)
-    for (const u of invites) await membership.invite(roomId, creator, u, { isDirect: req.is_direct === true });
+    for (const u of invites) await membership.invite(roomId, creator, u, { isDirect: req.is_direct === true, ratelimit: false });
     return alias ? { room_id: roomId, room_alias: alias } : { room_id: roomId };
   }
 
@@ -240,8 +251,14 @@ export function createRoomsService(deps: {
     );
   }
 
+  function sendMessage(roomId: string, who: { userId: string; deviceId: string }, type: string, content: JsonObject, txnId: string): PersistedEvent {
+    if (deps.messageLimiter && store.getClientTxn(who.userId, who.deviceId, txnId) === undefined) deps.messageLimiter.take(who.userId);
+    return events.sendLocal(roomId, { type, sender: who.userId, content }, { txn: { deviceId: who.deviceId, txnId } });
+  }
+
   return {
     createRoom,
+    sendMessage,
     resolveRoomIdOrAlias,
     requireRoomId,
     requireKnownRoomId,

@@ -756,8 +756,11 @@ describe('/_synapse/admin/v1/register (shared-secret registration)', () => {
     expect(r2.body.errcode).toBe('M_USER_IN_USE');
   });
 
-  it('answers 400 when no shared secret is configured', async () => {
-    const n = await nonce(closed);
+  it('answers 400 to GET (no nonce) and POST when no shared secret is configured', async () => {
+    const g = await call('GET', ADMIN, { server: closed });
+    expect(g.status).toBe(400);
+    expect(g.body).toEqual({ errcode: 'M_UNKNOWN', error: 'Shared secret registration is not enabled' });
+    const n = 'ab'.repeat(32);
     const r = await call('POST', ADMIN, { server: closed, body: { nonce: n, username: 'eve', password: 'pw', mac: mac(n, 'eve', 'pw', false) } });
     expect(r.status).toBe(400);
     expect(r.body.error).toBe('Shared secret registration is not enabled');

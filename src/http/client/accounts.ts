@@ -16,6 +16,12 @@ import { queryObject, querySingle } from '../query';
 import { requesterOf, type Route, type RouteRequest } from '../route';
 import { clientPaths } from './paths';
 
+/**
+ * The client's address, for rc_login.address and rc_registration, once mountRoutes passes it
+ * (RouteRequest.clientIp); until then undefined, and those two limits are not applied.
+ */
+const clientIpOf = (req: RouteRequest): string | undefined => (req as RouteRequest & { clientIp?: string }).clientIp;
+
 /** DELETE bodies are optional (Synapse accepts none on DELETE /devices/{deviceId}). */
 const optionalBody = (req: RouteRequest): unknown => (req.body === undefined ? {} : bodyOf(req));
 
@@ -25,7 +31,7 @@ export function accountRoutes(s: Pick<Services, 'accounts'>): Route[] {
       method: 'POST',
       paths: clientPaths('/register'),
       auth: 'none',
-      handle: (req) => s.accounts.register(assertValid<RegisterRequest>('register', bodyOf(req)), querySingle(req, 'kind')),
+      handle: (req) => s.accounts.register(assertValid<RegisterRequest>('register', bodyOf(req)), querySingle(req, 'kind'), clientIpOf(req)),
     },
     {
       method: 'GET',
@@ -38,7 +44,7 @@ export function accountRoutes(s: Pick<Services, 'accounts'>): Route[] {
       method: 'POST',
       paths: clientPaths('/login'),
       auth: 'none',
-      handle: (req) => s.accounts.login(assertValid<LoginRequest>('login', bodyOf(req))),
+      handle: (req) => s.accounts.login(assertValid<LoginRequest>('login', bodyOf(req)), clientIpOf(req)),
     },
     {
       method: 'POST',

@@ -113,10 +113,8 @@ export function roomRoutes(s: Pick<Services, 'rooms' | 'membership' | 'events'>)
       auth: 'token',
       handle: (req) => {
         const content = assertValid<JsonObject>('event-content', bodyOf(req));
-        const who = requesterOf(req);
         const roomId = s.rooms.requireRoomId(req.params.roomId!);
-        const txn = { deviceId: who.deviceId, txnId: req.params.txnId! };
-        const ev = s.events.sendLocal(roomId, { type: req.params.eventType!, sender: who.userId, content }, { txn });
+        const ev = s.rooms.sendMessage(roomId, requesterOf(req), req.params.eventType!, content, req.params.txnId!);
         return { event_id: ev.eventId };
       },
     },

@@ -67,6 +67,14 @@ export function openDatabase(file: string): Database.Database {
 function createDatabaseFile(file: string): void {
   const tmp = `${file}.new-${process.pid}`;
   try {
+    // Mode 0600 like the signing key: it holds password hashes and token hashes. SQLite gives
+    // the -wal and -shm files it makes later the database file's mode, so they are 0600 too.
+    const fd = fs.openSync(tmp, 'w', 0o600);
+    try {
+      fs.fchmodSync(fd, 0o600); // a stale file of the same name keeps its mode otherwise
+    } finally {
+      fs.closeSync(fd);
+    }
     const db = new Database(tmp);
     try {
       db.pragma('synchronous = OFF');
