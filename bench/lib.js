@@ -4,6 +4,7 @@ const fs = require('node:fs');
 const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
+const { testRateLimitsYaml } = require('../scripts/test-rate-limits');
 
 /** What the benches run: the shipped entry point, package.json's `bin` (dist/doorstep.js). */
 const MAIN = path.resolve(__dirname, '..', require('../package.json').bin.doorstep);
@@ -38,7 +39,8 @@ async function startServer(extraYaml = '') {
     cfg,
     `server_name: "localhost"\nlog_level: warn\nenable_registration: true\nenable_registration_without_verification: true\n` +
       `listeners:\n  - port: ${port}\n    bind_addresses: ['127.0.0.1']\n    resources: [{names: [client, federation]}]\n` +
-      extraYaml,
+      extraYaml +
+      testRateLimitsYaml(extraYaml),
   );
   // BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") is passed to the server's node;
   // BENCH_STDOUT=1 shows the server's stdout (e.g. with BENCH_NODE_ARGS=--trace-gc).

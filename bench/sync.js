@@ -15,6 +15,7 @@ const fs = require('node:fs');
 const http = require('node:http');
 const os = require('node:os');
 const path = require('node:path');
+const { testRateLimitsYaml } = require('../scripts/test-rate-limits');
 
 const N = Number(process.argv[2] ?? 300);
 const CLIENTS = Number(process.argv[3] ?? 20);
@@ -159,7 +160,7 @@ async function throughput(senders, observer, roomId) {
       "    bind_addresses: ['127.0.0.1']",
       '    resources: [{names: [client, federation]}]',
       '',
-    ].join('\n'),
+    ].join('\n') + testRateLimitsYaml(),
   );
   const child = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : []), MAIN, '--config', cfg], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] });
   const cleanup = () => {

@@ -74,9 +74,14 @@ enable_registration_without_verification: true
 registration_shared_secret: "complement"
 federation_verify_certificates: true
 ip_range_blacklist: []
-rc_knock:
-  per_second: 1000
-  burst_count: 1000
+# Complement registers and logs in many users at once: rate limits raised (as scripts/test-rate-limits.js).
+rc_login: {address: {per_second: 1000, burst_count: 10000}, account: {per_second: 1000, burst_count: 10000}, failed_attempts: {per_second: 1000, burst_count: 10000}}
+rc_registration: {per_second: 1000, burst_count: 10000}
+rc_message: {per_second: 1000, burst_count: 10000}
+rc_joins: {local: {per_second: 1000, burst_count: 10000}, remote: {per_second: 1000, burst_count: 10000}}
+rc_invites: {per_room: {per_second: 1000, burst_count: 10000}, per_user: {per_second: 1000, burst_count: 10000}, per_issuer: {per_second: 1000, burst_count: 10000}}
+rc_room_creation: {per_second: 1000, burst_count: 10000}
+rc_knock: {per_second: 1000, burst_count: 10000}
 log_level: "${DOORSTEP_LOG_LEVEL:-info}"
 YAML
 

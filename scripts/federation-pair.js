@@ -17,6 +17,7 @@ const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const net = require('node:net');
 const path = require('node:path');
+const { testRateLimitsYaml } = require('./test-rate-limits');
 
 /** Thrown when the openssl CLI cannot be run; its message says what to install. */
 class OpensslMissingError extends Error {
@@ -113,7 +114,7 @@ function instanceConfig(o) {
     'ip_range_blacklist: []',
     `log_level: ${o.logLevel ?? 'info'}`,
     '',
-  ].join('\n') + (o.extra ? o.extra.replace(/\n?$/, '\n') : '');
+  ].join('\n') + (o.extra ? o.extra.replace(/\n?$/, '\n') : '') + '# Test suites register many users from 127.0.0.1: Synapse\'s production rate limits would throttle them.\n' + testRateLimitsYaml(o.extra ?? '');
 }
 
 /** The two instances of the documented pair. */

@@ -8,6 +8,9 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { as, enc, registerUser, type TestUser } from './helpers/client';
 import { freePort, runDoorstep, tempDir, waitReady, type Proc } from './helpers/spawn';
+// A plain-JS module shared with bench/ and scripts/ (typed here).
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { testRateLimitsYaml } = require('../scripts/test-rate-limits') as { testRateLimitsYaml(existingYaml?: string): string };
 
 const v3 = '/_matrix/client/v3';
 jest.setTimeout(90_000);
@@ -28,7 +31,7 @@ describe('SIGKILL under concurrent writes', () => {
     fs.writeFileSync(
       cfg,
       `server_name: localhost\nenable_registration: true\nenable_registration_without_verification: true\nlog_level: warn\n` +
-        `rc_knock: {per_second: 10000, burst_count: 10000}\n` +
+        testRateLimitsYaml() +
         `listeners: [{port: ${port}, bind_addresses: ['127.0.0.1'], resources: [{names: [client]}]}]\n` +
         `database: {name: sqlite3, args: {database: ${JSON.stringify(path.join(dir, 'hs.db'))}}}\n` +
         `signing_key_path: ${JSON.stringify(path.join(dir, 'signing.key'))}\n`,

@@ -6,6 +6,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { as, enc, registerUser } from './helpers/client';
 import { freePort, runDoorstep, tempDir, waitReady, type Proc } from './helpers/spawn';
+// A plain-JS module shared with bench/ and scripts/ (typed here).
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { testRateLimitsYaml } = require('../scripts/test-rate-limits') as { testRateLimitsYaml(existingYaml?: string): string };
 
 const v3 = '/_matrix/client/v3';
 
@@ -18,6 +21,7 @@ describe('knocks across restarts', () => {
     fs.writeFileSync(
       cfg,
       `server_name: localhost\nenable_registration: true\nenable_registration_without_verification: true\nlog_level: warn\n` +
+        testRateLimitsYaml() +
         `listeners:\n  - port: ${port}\n    bind_addresses: ['127.0.0.1']\n`,
     );
     const start = async (): Promise<Proc> => {

@@ -110,6 +110,7 @@ export function createLane(routes: readonly Route[], s: LaneServices, logger: Lo
           body,
           requester: undefined,
           origin: undefined,
+          clientIp: req.socket.remoteAddress,
         };
         if (route.auth === 'token') lr.requester = authenticate(s, accessTokenFrom(req.headers.authorization, lr.query('access_token')[0]));
         else if (route.auth === 'optional') {

@@ -45,6 +45,8 @@ export interface RouteRequest {
    * rely on it.
    */
   signal?: AbortSignal;
+  /** The client's address (the socket's peer: Doorstep does not read X-Forwarded-For), for rc_login/rc_registration. */
+  clientIp?: string;
 }
 
 /** An answer other than a plain 200: its status and extra headers (CORS and Content-Type are added). */
@@ -120,6 +122,7 @@ export function mountRoutes(r: Router, s: AuthServices, routes: readonly Route[]
         body: req.body as unknown,
         requester: requesterFor(route.auth, res),
         origin: route.auth === 'x-matrix' ? (res.locals.origin as string) : undefined,
+        clientIp: req.socket.remoteAddress,
         // Made on first use: most routes never wait, and a listener per request is not free.
         get signal() {
           if (!gone) {

@@ -8,6 +8,7 @@ const fs = require('node:fs');
 const https = require('node:https');
 const os = require('node:os');
 const path = require('node:path');
+const { testRateLimitsYaml } = require('../../scripts/test-rate-limits');
 const assert = require('node:assert/strict');
 
 const PREFIX = 'doorstep-test';
@@ -157,7 +158,7 @@ const RUNTIME_CONFIG = [
   'enable_registration: true',
   'enable_registration_without_verification: true',
   '',
-].join('\n');
+].join('\n') + testRateLimitsYaml();
 
 async function runChecks({ image, complementImage, log }) {
   const results = [];

@@ -267,26 +267,6 @@ class Server implements ClusterServer {
  * Starts `n` Doorstep processes (in parallel) as described at the top of this file. On a failed
  * start the servers already started are stopped and the error carries the failing server's log.
  */
-/**
- * Test servers create rooms, send and join far faster than Synapse's default rc_* limits allow
- * (rc_room_creation 10 then 1/min, rc_message 10 then 1 per 5 s): raised here for every rc_* key
- * the test's own extraConfig does not set.
- */
-const TEST_RATE_LIMITS: Record<string, string> = {
-  rc_login: '{address: {per_second: 1000, burst_count: 10000}, account: {per_second: 1000, burst_count: 10000}, failed_attempts: {per_second: 1000, burst_count: 10000}}',
-  rc_registration: '{per_second: 1000, burst_count: 10000}',
-  rc_message: '{per_second: 1000, burst_count: 10000}',
-  rc_joins: '{local: {per_second: 1000, burst_count: 10000}, remote: {per_second: 1000, burst_count: 10000}}',
-  rc_invites: '{per_room: {per_second: 1000, burst_count: 10000}, per_user: {per_second: 1000, burst_count: 10000}, per_issuer: {per_second: 1000, burst_count: 10000}}',
-  rc_room_creation: '{per_second: 1000, burst_count: 10000}',
-};
-function withTestRateLimits(extra: string | undefined): string {
-  const lines = Object.entries(TEST_RATE_LIMITS)
-    .filter(([k]) => !new RegExp(`^${k}:`, 'm').test(extra ?? ''))
-    .map(([k, v]) => `${k}: ${v}\n`);
-  return lines.join('') + (extra ?? '');
-}
-
 export async function startCluster(n: number, opts: ClusterOptions = {}): Promise<Cluster> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'doorstep-cluster-'));
   const certPath = path.join(dir, 'tls.crt');
@@ -312,7 +292,7 @@ export async function startCluster(n: number, opts: ClusterOptions = {}): Promis
       for (const p of ports) taken.add(p);
       const [federationPort, clientPort] = ports as [number, number];
       const configPath = path.join(dataDir, 'homeserver.yaml');
-      const extra = withTestRateLimits(typeof opts.extraConfig === 'function' ? opts.extraConfig(i) : opts.extraConfig);
+      const extra = typeof opts.extraConfig === 'function' ? opts.extraConfig(i) : opts.extraConfig;
       fs.writeFileSync(
         configPath,
         pair.instanceConfig({

@@ -203,3 +203,26 @@ describe('AccountService.register and login by client address (rc_registration, 
     });
   });
 });
+
+describe('POST /register and POST /login over HTTP by client address (rc_registration, rc_login.address)', () => {
+  it('answers 429 once one address has used its registrations, with nothing registered', async () => {
+    await withServer({ rcRegistration: limit(2) }, async (s) => {
+      for (const name of ['ip1', 'ip2']) {
+        const ok = await call(s.url, 'POST', `${v3}/register`, { body: { username: name, password: 'pw pw pw pw', auth: { type: 'm.login.dummy' } } });
+        expect(ok.status).toBe(200);
+      }
+      const third = await call(s.url, 'POST', `${v3}/register`, { body: { username: 'ip3', password: 'pw pw pw pw', auth: { type: 'm.login.dummy' } } });
+      expectLimited(third);
+      expect(s.hs.store.getUser('@ip3:localhost')).toBeUndefined();
+    });
+  });
+
+  it('answers 429 to the login attempts of one address past its burst, whoever they are for', async () => {
+    await withServer({ rcLogin: { address: limit(2), account: limit(100), failedAttempts: limit(100) } }, async (s) => {
+      const users = [await registerUser(s.url, 'la'), await registerUser(s.url, 'lb'), await registerUser(s.url, 'lc')];
+      expect((await login(s, users[0]!.userId, 'correct horse battery')).status).toBe(200);
+      expect((await login(s, users[1]!.userId, 'correct horse battery')).status).toBe(200);
+      expectLimited(await login(s, users[2]!.userId, 'correct horse battery'));
+    });
+  });
+});

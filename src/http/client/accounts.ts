@@ -20,7 +20,7 @@ import { clientPaths } from './paths';
  * The client's address, for rc_login.address and rc_registration, once mountRoutes passes it
  * (RouteRequest.clientIp); until then undefined, and those two limits are not applied.
  */
-const clientIpOf = (req: RouteRequest): string | undefined => (req as RouteRequest & { clientIp?: string }).clientIp;
+const clientIpOf = (req: RouteRequest): string | undefined => req.clientIp;
 
 /** DELETE bodies are optional (Synapse accepts none on DELETE /devices/{deviceId}). */
 const optionalBody = (req: RouteRequest): unknown => (req.body === undefined ? {} : bodyOf(req));
