@@ -4,8 +4,8 @@
 #  - The client API on 8008 over plain HTTP; federation on 8448 over HTTPS, with a certificate for
 #    SERVER_NAME signed by the CA Complement mounts at /complement/ca/ca.crt + ca.key (made here, at
 #    each start, with openssl). Without that mount a self-signed certificate is made instead.
-#  - Outbound federation trusts that CA (NODE_EXTRA_CA_CERTS adds it to Node's default store, which
-#    Doorstep's federation client uses) and reaches any address (Complement's networks are private).
+#  - Outbound federation trusts that CA (federation_custom_ca_list, in addition to the system's CAs)
+#    and reaches any address (Complement's networks are private).
 #  - registration_shared_secret "complement", open registration, raised rate limits.
 #  - The database and signing key under /data in the container's filesystem (not a volume):
 #    Complement commits containers into images and starts them again; the config is rewritten at each
@@ -31,6 +31,7 @@ case "$host" in
 esac
 
 umask 077
+ca_list=""
 if [ -r "$ca_dir/ca.crt" ] && [ -r "$ca_dir/ca.key" ]; then
   openssl req -new -newkey rsa:2048 -nodes -subj "/CN=$host" \
     -keyout "$conf/server.key" -out "$conf/server.csr" 2>/dev/null
@@ -38,7 +39,7 @@ if [ -r "$ca_dir/ca.crt" ] && [ -r "$ca_dir/ca.key" ]; then
   openssl x509 -req -in "$conf/server.csr" -CA "$ca_dir/ca.crt" -CAkey "$ca_dir/ca.key" \
     -CAcreateserial -CAserial "$conf/ca.srl" -days 3650 -sha256 -extfile "$conf/server.ext" \
     -out "$conf/server.crt" 2>/dev/null
-  export NODE_EXTRA_CA_CERTS="$ca_dir/ca.crt"
+  ca_list="federation_custom_ca_list: [\"$ca_dir/ca.crt\"]"
 else
   echo "complement-entrypoint: no CA at $ca_dir; using a self-signed certificate" >&2
   openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=$host" -addext "subjectAltName=$san" \
@@ -73,6 +74,7 @@ enable_registration: true
 enable_registration_without_verification: true
 registration_shared_secret: "complement"
 federation_verify_certificates: true
+$ca_list
 ip_range_blacklist: []
 # Complement registers and logs in many users at once: rate limits raised (as scripts/test-rate-limits.js).
 rc_login: {address: {per_second: 1000, burst_count: 10000}, account: {per_second: 1000, burst_count: 10000}, failed_attempts: {per_second: 1000, burst_count: 10000}}

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Config, ListenerConfig } from './config';
+import { ConfigError, type Config, type ListenerConfig } from './config';
 import { rootLogger, type Logger } from './log';
 import { createSqliteStore } from './storage/sqlite';
 import type { Store } from './storage/store';
@@ -75,11 +75,14 @@ export interface HomeserverOptions {
 export function createHomeserver(config: Config, opts: HomeserverOptions = {}): Homeserver {
   const logger = opts.logger ?? rootLogger;
   const now = opts.now ?? Date.now;
+  // Read first: a bad config stops start-up before anything (key, database) is created.
+  const extraCaCerts = readCaFiles(config.federationCustomCaList);
   const signingKey = opts.signingKey ?? loadSigningKey(config, logger);
   const store = createSqliteStore({ path: config.databasePath });
   const keys = createKeyService({ serverName: config.serverName, signingKey, now });
   const fedclient = createFederationClient({
     serverName: config.serverName, sign: keys.sign, keyId: signingKey.keyId, verifyCertificates: config.federationVerifyCertificates,
+    extraCaCerts,
     ipRangeBlacklist: config.ipRangeBlacklist, ipRangeWhitelist: config.ipRangeWhitelist, logger, now,
   });
   const keyRing = createKeyRing({ store, fedclient, keys, now, logger });
@@ -202,6 +205,17 @@ export function createHomeserver(config: Config, opts: HomeserverOptions = {}): 
   }
 
   return { config, services, store, start, stop, baseUrl };
+}
+
+/** federation_custom_ca_list: each PEM file, or a ConfigError naming the key. */
+function readCaFiles(files: readonly string[]): string[] {
+  return files.map((f) => {
+    try {
+      return fs.readFileSync(f, 'utf8');
+    } catch (e) {
+      throw new ConfigError('federation_custom_ca_list', `federation_custom_ca_list: cannot read ${f} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
+  });
 }
 
 function loadSigningKey(config: Config, logger: Logger): SigningKey {

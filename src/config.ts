@@ -32,6 +32,11 @@ export interface Config extends RateLimitsConfig {
   enableRegistrationWithoutVerification: boolean;
   registrationSharedSecret?: string;
   federationVerifyCertificates: boolean;
+  /**
+   * PEM files of CAs to trust for outbound federation (Synapse's key). Unlike Synapse, which then
+   * trusts only these, Doorstep trusts them in addition to the system's CAs.
+   */
+  federationCustomCaList: string[];
   ipRangeBlacklist: string[];
   ipRangeWhitelist: string[];
   defaultRoomVersion: string;
@@ -177,6 +182,7 @@ export function buildConfig(raw: Record<string, unknown>, baseDir = process.cwd(
     enableRegistrationWithoutVerification: r.enable_registration_without_verification ?? false,
     registrationSharedSecret: r.registration_shared_secret,
     federationVerifyCertificates: r.federation_verify_certificates ?? true,
+    federationCustomCaList: (r.federation_custom_ca_list ?? []).map(resolvePath),
     ipRangeBlacklist: r.ip_range_blacklist ?? DEFAULT_IP_RANGE_BLACKLIST,
     ipRangeWhitelist: r.ip_range_whitelist ?? [],
     defaultRoomVersion: String(r.default_room_version ?? '11'),

@@ -40,7 +40,16 @@ async function main(): Promise<void> {
   if (unknownKeys.length) log.warn('ignoring config keys Doorstep does not use', { keys: unknownKeys });
   for (const w of warnings) log.warn(w);
 
-  const hs = createHomeserver(config);
+  let hs;
+  try {
+    hs = createHomeserver(config);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`doorstep: ${e.message}\n`);
+      process.exit(1);
+    }
+    throw e;
+  }
   try {
     await hs.start();
   } catch (e) {

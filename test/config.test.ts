@@ -49,6 +49,14 @@ describe('parseConfig', () => {
     expect(config.publicBaseUrl).toBe('http://example.org:8008/');
   });
 
+  it('reads federation_custom_ca_list (Synapse\'s key) as paths resolved against the config\'s directory, empty by default', () => {
+    const { config, unknownKeys } = parseConfig('server_name: a.test\nfederation_custom_ca_list: [ca.pem, /etc/ca2.pem]\n', '/srv/hs');
+    expect(unknownKeys).toEqual([]);
+    expect(config.federationCustomCaList).toEqual(['/srv/hs/ca.pem', '/etc/ca2.pem']);
+    expect(parseConfig('server_name: a.test\n').config.federationCustomCaList).toEqual([]);
+    expect(() => parseConfig('server_name: a.test\nfederation_custom_ca_list: ca.pem\n')).toThrow(/federation_custom_ca_list/);
+  });
+
   it('reports unknown keys and ignores them when a Synapse config has keys Doorstep does not use', () => {
     const { unknownKeys, config } = parseConfig(
       'server_name: "localhost:8481"\nreport_stats: false\npid_file: /tmp/x.pid\nmedia_store_path: /tmp/m\n',

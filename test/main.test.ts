@@ -61,6 +61,7 @@ describe('doorstep --config', () => {
     ['server_name: example.org\nlisteners:\n  - port: "http"\n', 'listeners[0].port'],
     ['server_name: example.org\nenable_registration: maybe\n', 'enable_registration'],
     ['report_stats: false\n', 'server_name'],
+    ['server_name: example.org\nfederation_custom_ca_list: [/nonexistent/ca.pem]\n', 'federation_custom_ca_list'],
   ])('exits non-zero with one line naming the key when the config is %j', async (yaml, key) => {
     const dir = tempDir();
     const p = runDoorstep(['--config', writeConfig(dir, yaml)], dir);
