@@ -57,12 +57,20 @@ export function jsonDeeperThan(bytes: Uint8Array, max: number): boolean {
   return false;
 }
 
-/** JSON text (UTF-8, a leading BOM ignored) → value; 400 M_NOT_JSON if it does not parse, M_BAD_JSON if too deep. */
+/**
+ * Strict UTF-8 (RFC 8259 §8.1: JSON text exchanged between systems MUST be UTF-8): a malformed
+ * sequence throws instead of becoming U+FFFD; a leading BOM is dropped (ignoreBOM false).
+ */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * JSON text (UTF-8, a leading BOM ignored) → value; 400 M_NOT_JSON if it is not valid UTF-8 or
+ * does not parse, M_BAD_JSON if too deep.
+ */
 export function parseJsonBytes(bytes: Buffer): unknown {
-  const start = bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
   let value: unknown;
   try {
-    value = JSON.parse(bytes.toString('utf8', start));
+    value = JSON.parse(UTF8.decode(bytes));
   } catch {
     throw notJson('Content not JSON');
   }

@@ -1,0 +1,98 @@
+/**
+ * What Element-style clients and Complement expect (issue 12 §3), one describe per measured
+ * deviation.
+ */
+import http from 'node:http';
+import { as, call, enc, registerUser, type TestUser } from '../helpers/client';
+import { startTestServer, type TestServer } from '../helpers/server';
+
+let s: TestServer;
+let alice: TestUser;
+let bob: TestUser;
+let knockRoom: string;
+
+beforeAll(async () => {
+  s = await startTestServer();
+  alice = await registerUser(s.url, 'alice');
+  bob = await registerUser(s.url, 'bob');
+  const res = await as(s.url, alice)('POST', '/_matrix/client/v3/createRoom', {
+    room_version: '11',
+    initial_state: [{ type: 'm.room.join_rules', state_key: '', content: { join_rule: 'knock' } }],
+  });
+  knockRoom = res.body.room_id;
+});
+afterAll(() => s.stop());
+
+/** A raw request: the body bytes are sent exactly as given. */
+function raw(method: string, path: string, headers: Record<string, string>, body?: Buffer): Promise<{ status: number; body: any; headers: http.IncomingHttpHeaders }> {
+  const url = new URL(s.url);
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: url.hostname, port: url.port, path, method, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (d: Buffer) => chunks.push(d));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let parsed: unknown = text;
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          /* not JSON */
+        }
+        resolve({ status: res.statusCode!, body: parsed, headers: res.headers });
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** `{"<key>":"a<bytes>b"}` with `bytes` put in verbatim: invalid UTF-8 inside a JSON string. */
+const withBytes = (key: string, bytes: number[], rest = ''): Buffer =>
+  Buffer.concat([Buffer.from(`{${rest}"${key}":"a`), Buffer.from(bytes), Buffer.from('b"}')]);
+
+// RFC 8259 §8.1: JSON text exchanged between systems MUST be encoded using UTF-8;
+// client-server-api "API Standards": a body that is not JSON is 400 M_NOT_JSON.
+describe('invalid UTF-8 in a JSON request body', () => {
+  const INVALID: [string, number[]][] = [
+    ['a lone continuation byte', [0x80]],
+    ['a truncated 2-byte sequence', [0xc3]],
+    ['an overlong encoding', [0xc0, 0xaf]],
+    ['an encoded surrogate', [0xed, 0xa0, 0x80]],
+    ['a byte never valid in UTF-8', [0xff]],
+  ];
+
+  it.each(INVALID)('answers 400 M_NOT_JSON on POST /register when the body has %s', async (_what, bytes) => {
+    const res = await raw(
+      'POST',
+      '/_matrix/client/v3/register',
+      { 'content-type': 'application/json' },
+      withBytes('username', bytes, '"auth":{"type":"m.login.dummy"},"password":"correct horse battery",'),
+    );
+    expect(res.status).toBe(400);
+    expect(res.body.errcode).toBe('M_NOT_JSON');
+  });
+
+  it.each(INVALID)('answers 400 M_NOT_JSON on POST /knock (the fast lane) when the body has %s', async (_what, bytes) => {
+    const res = await raw(
+      'POST',
+      `/_matrix/client/v3/knock/${enc(knockRoom)}`,
+      { 'content-type': 'application/json', authorization: `Bearer ${bob.accessToken}` },
+      withBytes('reason', bytes),
+    );
+    expect(res.status).toBe(400);
+    expect(res.body.errcode).toBe('M_NOT_JSON');
+  });
+
+  it('still reads valid multi-byte UTF-8 and a leading BOM when the body is well formed', async () => {
+    const body = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(JSON.stringify({ reason: 'bitte 🙏 café' }))]);
+    const res = await raw(
+      'POST',
+      `/_matrix/client/v3/knock/${enc(knockRoom)}`,
+      { 'content-type': 'application/json', authorization: `Bearer ${bob.accessToken}` },
+      body,
+    );
+    expect(res.status).toBe(200);
+    const state = await as(s.url, alice)('GET', `/_matrix/client/v3/rooms/${enc(knockRoom)}/state/m.room.member/${enc(bob.userId)}`);
+    expect(state.body).toMatchObject({ membership: 'knock', reason: 'bitte 🙏 café' });
+  });
+});
