@@ -189,16 +189,21 @@ function readCompressed(req: IncomingMessage, encoding: string, limit: number): 
   });
 }
 
-/** Writes a JSON response with the CORS headers (nothing when a response already went out). */
+/**
+ * Writes a JSON response with the CORS headers (nothing when a response already went out): the
+ * one place both transports write JSON. `Content-Type: application/json` exactly — JSON is UTF-8
+ * by definition (RFC 8259 §11: no charset parameter), and Complement compares it literally.
+ */
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Readonly<Record<string, string>> = {}): void {
   if (res.headersSent || res.writableEnded) return;
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    ...CORS_HEADERS,
-    ...headers,
-    'Content-Type': 'application/json; charset=utf-8',
-    'Content-Length': Buffer.byteLength(text),
-  });
+  const text = JSON.stringify(body) ?? '';
+  // setHeader, not writeHead: the headers stay unsent until end(), so an Express response held
+  // for durability (durable.ts) can still be turned into an error if the commit fails.
+  for (const h in CORS_HEADERS) res.setHeader(h, CORS_HEADERS[h]!);
+  for (const h in headers) res.setHeader(h, headers[h]!);
+  res.setHeader('Content-Type', 'application/json');
+  res.setHeader('Content-Length', Buffer.byteLength(text));
+  res.statusCode = status;
   res.end(text);
 }
 

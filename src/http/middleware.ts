@@ -7,7 +7,7 @@ import type { ErrorRequestHandler, RequestHandler, Router } from 'express';
 import { methodNotAllowed, notJson, unrecognized } from '../errors';
 import type { Logger } from '../log';
 import { isEnding } from './durable';
-import { CORS_HEADERS, failure, hasBody, readJsonBody } from './edge';
+import { CORS_HEADERS, failure, hasBody, readJsonBody, sendJson } from './edge';
 
 export { CORS_HEADERS };
 
@@ -71,7 +71,6 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
     const m = failure(logger, req.method, req.originalUrl, err);
     if (res.headersSent || isEnding(res)) return;
-    for (const [k, v] of Object.entries(m.headers)) res.setHeader(k, v);
-    res.status(m.status).json(m.body());
+    sendJson(res, m.status, m.body(), m.headers);
   };
 }

@@ -22,6 +22,7 @@ import type { Request, RequestHandler, Response, Router } from 'express';
 import type { Services } from '../services';
 import { optionalAuth, requireAuth, requester, type Requester } from './auth';
 import { requireXMatrix } from './federation/x-matrix-auth';
+import { sendJson } from './edge';
 
 export type RouteAuth = 'token' | 'optional' | 'x-matrix' | 'none';
 
@@ -135,9 +136,10 @@ export function mountRoutes(r: Router, s: AuthServices, routes: readonly Route[]
         },
       });
       if (gone?.signal.aborted) return; // the client went away: nobody to answer
-      if (result instanceof RouteResponse) {
-        res.status(result.status).set(result.headers).json(result.body);
-      } else res.json(result);
+      // edge.sendJson, not res.json: `Content-Type: application/json` exactly, as the fast lane
+      // answers (Express would add `; charset=utf-8`, which Complement reads literally).
+      if (result instanceof RouteResponse) sendJson(res, result.status, result.body, result.headers);
+      else sendJson(res, 200, result);
     };
     const method = route.method.toLowerCase() as 'get' | 'post' | 'put' | 'delete';
     for (const path of route.paths) r[method](path, byAuth[route.auth], handler);

@@ -96,3 +96,40 @@ describe('invalid UTF-8 in a JSON request body', () => {
     expect(state.body).toMatchObject({ membership: 'knock', reason: 'bitte 🙏 café' });
   });
 });
+
+// client-server-api "API Standards": responses are `application/json`; RFC 8259 §11 defines no
+// charset parameter. Complement's csapi login and registration tests compare the header literally.
+describe('Content-Type of JSON responses', () => {
+  const cases: [string, () => Promise<{ status: number; headers: Headers }>, number][] = [
+    [
+      'POST /register',
+      () => call(s.url, 'POST', '/_matrix/client/v3/register', { body: { username: 'carol', password: 'correct horse battery', auth: { type: 'm.login.dummy' } } }),
+      200,
+    ],
+    ['POST /register (user-interactive 401)', () => call(s.url, 'POST', '/_matrix/client/v3/register', { body: { username: 'dave', password: 'pw-long-enough' } }), 401],
+    ['GET /register/available', () => call(s.url, 'GET', '/_matrix/client/v3/register/available?username=erin'), 200],
+    [
+      'POST /login',
+      () => call(s.url, 'POST', '/_matrix/client/v3/login', { body: { type: 'm.login.password', identifier: { type: 'm.id.user', user: 'alice' }, password: 'correct horse battery' } }),
+      200,
+    ],
+    [
+      'POST /login (wrong password, 403)',
+      () => call(s.url, 'POST', '/_matrix/client/v3/login', { body: { type: 'm.login.password', identifier: { type: 'm.id.user', user: 'alice' }, password: 'wrong' } }),
+      403,
+    ],
+    ['GET /login', () => call(s.url, 'GET', '/_matrix/client/v3/login'), 200],
+    ['GET /versions', () => call(s.url, 'GET', '/_matrix/client/versions'), 200],
+    ['GET /account/whoami', () => call(s.url, 'GET', '/_matrix/client/v3/account/whoami', { token: alice.accessToken }), 200],
+    ['GET /account/whoami (no token, 401)', () => call(s.url, 'GET', '/_matrix/client/v3/account/whoami'), 401],
+    ['an unknown endpoint (404)', () => call(s.url, 'GET', '/_matrix/client/v3/no-such-thing'), 404],
+    ['POST /knock (the fast lane)', () => call(s.url, 'POST', `/_matrix/client/v3/knock/${enc(knockRoom)}`, { token: alice.accessToken, body: {} }), 403],
+    ['GET /_matrix/key/v2/server', () => call(s.url, 'GET', '/_matrix/key/v2/server'), 200],
+  ];
+
+  it.each(cases)('is exactly application/json when answering %s', async (_what, send, status) => {
+    const res = await send();
+    expect(res.status).toBe(status);
+    expect(res.headers.get('content-type')).toBe('application/json');
+  });
+});

@@ -154,7 +154,7 @@ describe('mountRoutes', () => {
     const res = await call(base, 'POST', '/_probe/created', { body: {} });
     expect(res.status).toBe(201);
     expect(res.headers.get('x-probe')).toBe('yes');
-    expect(res.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    expect(res.headers.get('content-type')).toBe('application/json');
     expect(res.body).toEqual({ made: true });
   });
 
