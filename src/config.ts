@@ -42,6 +42,34 @@ export interface Config extends RateLimitsConfig {
   defaultRoomVersion: string;
   logLevel: LogLevel;
   maxRequestBodySize: number;
+  /** TURN for /voip/turnServer (Synapse's keys; voip.yaml): none configured → `{}`. */
+  turn: TurnConfig;
+}
+
+/**
+ * Synapse's turn_* keys. With `sharedSecret`, credentials are minted per user (the TURN REST
+ * API's time-limited scheme, as coturn's `static-auth-secret` checks them); otherwise the fixed
+ * `username`/`password` are handed out.
+ */
+export interface TurnConfig {
+  uris: string[];
+  sharedSecret?: string;
+  username?: string;
+  password?: string;
+  /** turn_user_lifetime: how long minted credentials are valid, in milliseconds. */
+  userLifetimeMs: number;
+}
+
+const DURATION_UNITS_MS: Readonly<Record<string, number>> = {
+  ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000, y: 31_536_000_000,
+};
+
+/** A Synapse duration: milliseconds as a number, or a string such as `"90s"`, `"1h"`, `"2d"` (no unit: ms). */
+export function parseDuration(key: string, v: number | string): number {
+  if (typeof v === 'number') return v;
+  const m = /^(\d+)(ms|s|m|h|d|w|y)?$/.exec(v.trim());
+  if (!m) throw new ConfigError(key, `invalid config: ${key}: not a duration (a number of milliseconds, or e.g. "30s", "1h", "2d")`);
+  return Number(m[1]) * DURATION_UNITS_MS[m[2] ?? 'ms']!;
 }
 
 /** Synapse's defaults for its rc_* blocks (its config documentation); rc_knock is Doorstep's. */
@@ -188,6 +216,13 @@ export function buildConfig(raw: Record<string, unknown>, baseDir = process.cwd(
     defaultRoomVersion: String(r.default_room_version ?? '11'),
     logLevel: r.log_level ?? 'info',
     maxRequestBodySize: r.max_request_body_size ?? 1024 * 1024,
+    turn: {
+      uris: r.turn_uris ?? [],
+      sharedSecret: r.turn_shared_secret,
+      username: r.turn_username,
+      password: r.turn_password,
+      userLifetimeMs: parseDuration('turn_user_lifetime', r.turn_user_lifetime ?? '1h'),
+    },
     ...rateLimitsOf(r),
   };
   return { config, unknownKeys, warnings };

@@ -4,6 +4,7 @@
  * client-server-api "Well-known URIs", wellknown.yaml; server-server-api "Resolving
  * server names", server-server-api/wellknown.yaml).
  */
+import { createHmac } from 'node:crypto';
 import type { Config } from '../config';
 import { parseServerName } from '../core/ids';
 import { SUPPORTED_ROOM_VERSIONS } from '../core/room-versions';
@@ -16,10 +17,32 @@ export interface ServerInfoService {
   wellKnownClient(): JsonObject;
   /** GET /.well-known/matrix/server. */
   wellKnownServer(): { 'm.server': string };
+  /** GET /voip/turnServer for `userId`: `{username, password, uris, ttl}`, or `{}` when no TURN is configured. */
+  turnServer(userId: string): TurnServerAnswer | Record<string, never>;
 }
 
-export function createServerInfoService(deps: { config: Config }): ServerInfoService {
+/** voip.yaml's answer: all four fields are required. */
+export interface TurnServerAnswer {
+  username: string;
+  password: string;
+  uris: string[];
+  /** Seconds the credentials stay valid. */
+  ttl: number;
+}
+
+/**
+ * Time-limited TURN credentials for `userId` as Synapse mints them (the TURN REST API scheme coturn
+ * checks with `use-auth-secret`): username `<expiry, Unix seconds>:<user ID>`, password the
+ * standard base64 of HMAC-SHA1(secret, username).
+ */
+export function turnCredentials(secret: string, userId: string, expiresAtMs: number): { username: string; password: string } {
+  const username = `${Math.floor(expiresAtMs / 1000)}:${userId}`;
+  return { username, password: createHmac('sha1', secret).update(username).digest('base64') };
+}
+
+export function createServerInfoService(deps: { config: Config; now?: () => number }): ServerInfoService {
   const { config } = deps;
+  const now = deps.now ?? Date.now;
   return {
     capabilities: () => ({
       capabilities: {
@@ -55,6 +78,25 @@ export function createServerInfoService(deps: { config: Config }): ServerInfoSer
       if (!parsed || parsed.port !== null) return { 'm.server': config.serverName };
       const tls = config.listeners.find((l) => l.tls && l.resources.has('federation') && l.port !== 0);
       return { 'm.server': `${parsed.host}:${tls ? tls.port : 443}` };
+    },
+
+    /**
+     * As Synapse: with `turn_uris` and `turn_shared_secret`, credentials minted for the user;
+     * else with `turn_uris`, `turn_username` and `turn_password`, those; else `{}` (no TURN
+     * server: voip.yaml's required fields describe a configured one, and matrix-js-sdk takes a
+     * body without `uris` as "none").
+     */
+    turnServer: (userId) => {
+      const t = config.turn;
+      if (t.uris.length === 0 || t.userLifetimeMs <= 0) return {};
+      const ttl = Math.floor(t.userLifetimeMs / 1000);
+      if (t.sharedSecret !== undefined) {
+        return { ...turnCredentials(t.sharedSecret, userId, now() + t.userLifetimeMs), uris: [...t.uris], ttl };
+      }
+      if (t.username !== undefined && t.password !== undefined) {
+        return { username: t.username, password: t.password, uris: [...t.uris], ttl };
+      }
+      return {};
     },
   };
 }

@@ -6,7 +6,7 @@
  */
 import { missingParam, notFound } from '../../errors';
 import type { Services } from '../../services';
-import type { Route, RouteRequest } from '../route';
+import { requesterOf, type Route, type RouteRequest } from '../route';
 import { clientPaths } from './paths';
 
 /** Refuses the lookup unless `name` is given exactly once; there is nothing to find either way. */
@@ -19,9 +19,8 @@ export function serverInfoRoutes(s: Pick<Services, 'serverInfo'>): Route[] {
   return [
     { method: 'GET', paths: clientPaths('/capabilities'), auth: 'token', handle: () => s.serverInfo.capabilities() },
     { method: 'GET', paths: ['/.well-known/matrix/client'], auth: 'none', handle: () => s.serverInfo.wellKnownClient() },
-    // No TURN server is configured: Synapse answers {} then, and matrix-js-sdk takes a body
-    // without `uris` as "no TURN servers" (voip.yaml's fields describe a configured server).
-    { method: 'GET', paths: clientPaths('/voip/turnServer'), auth: 'token', handle: () => ({}) },
+    // turn_uris with turn_shared_secret or turn_username/turn_password; {} when none is configured.
+    { method: 'GET', paths: clientPaths('/voip/turnServer'), auth: 'token', handle: (req) => s.serverInfo.turnServer(requesterOf(req).userId) },
     // Third-party networks come from application services, which Doorstep does not have.
     { method: 'GET', paths: clientPaths('/thirdparty/protocols'), auth: 'token', handle: () => ({}) },
     {
