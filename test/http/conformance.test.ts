@@ -133,3 +133,26 @@ describe('Content-Type of JSON responses', () => {
     expect(res.headers.get('content-type')).toBe('application/json');
   });
 });
+
+// client-server-api GET /rooms/{roomId}/messages (message_pagination.yaml): 403 "You aren't a
+// member of the room"; for a room the server does not know the answer is the same 403 (as
+// Synapse answers, and Complement expects), so it does not reveal which rooms exist.
+describe('GET /rooms/{roomId}/messages', () => {
+  it.each(['b', 'f'])('answers 403 M_FORBIDDEN when the room is unknown (dir=%s)', async (dir) => {
+    const res = await as(s.url, alice)('GET', `/_matrix/client/v3/rooms/${enc('!nosuchroom:localhost')}/messages?dir=${dir}`);
+    expect(res.status).toBe(403);
+    expect(res.body.errcode).toBe('M_FORBIDDEN');
+  });
+
+  it('answers the same 403 M_FORBIDDEN when the room exists but the user is not in it', async () => {
+    const res = await as(s.url, bob)('GET', `/_matrix/client/v3/rooms/${enc(knockRoom)}/messages?dir=b`);
+    expect(res.status).toBe(403);
+    expect(res.body.errcode).toBe('M_FORBIDDEN');
+  });
+
+  it('answers 400 M_INVALID_PARAM when the room ID is malformed', async () => {
+    const res = await as(s.url, alice)('GET', `/_matrix/client/v3/rooms/not-a-room-id/messages?dir=b`);
+    expect(res.status).toBe(400);
+    expect(res.body.errcode).toBe('M_INVALID_PARAM');
+  });
+});

@@ -229,13 +229,13 @@ describe('GET /rooms/{roomId}/messages', () => {
       expect(s.hs.store.maxStreamOrdering()).toBe(before);
     });
 
-    it('answers 400 M_INVALID_PARAM for a malformed room ID and 404 M_NOT_FOUND for an unknown room', async () => {
+    it('answers 400 M_INVALID_PARAM for a malformed room ID and 403 M_FORBIDDEN for an unknown room', async () => {
       const bad = await messages(A, 'not-a-room', { dir: 'b' });
       expect(bad.status).toBe(400);
       expect(bad.body.errcode).toBe('M_INVALID_PARAM');
       const unknown = await messages(A, '!nope:localhost', { dir: 'b' });
-      expect(unknown.status).toBe(404);
-      expect(unknown.body.errcode).toBe('M_NOT_FOUND');
+      expect(unknown.status).toBe(403);
+      expect(unknown.body.errcode).toBe('M_FORBIDDEN');
     });
 
     it('answers 403 M_FORBIDDEN to a user who never joined a room that is not world_readable', async () => {

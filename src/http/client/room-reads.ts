@@ -3,7 +3,7 @@
  * /members, /joined_members; list_joined_rooms.yaml; room_initial_sync.yaml). Every route needs
  * an access token. Thin: parse the query → one service call → body.
  */
-import { isValidEventId } from '../../core/ids';
+import { isValidEventId, isValidRoomId } from '../../core/ids';
 import { invalidParam } from '../../errors';
 import type { Services } from '../../services';
 import type { Viewer } from '../../services/client-events';
@@ -43,7 +43,11 @@ export function roomReadRoutes(s: Pick<Services, 'rooms' | 'roomReads'>): Route[
           limit: queryInt(req, 'limit', { max: MAX_MESSAGES_LIMIT }),
           filter: filterOf(req),
         } as const;
-        return s.roomReads.messages(viewerOf(req), roomIdOf(req), q);
+        // Only the ID's syntax is checked here: for a room the server does not know, the service
+        // answers 403 as for one the user is not in (as Synapse: it does not tell which).
+        const roomId = req.params.roomId!;
+        if (!isValidRoomId(roomId)) throw invalidParam(`Invalid room ID: ${roomId}`);
+        return s.roomReads.messages(viewerOf(req), roomId, q);
       },
     },
     {
