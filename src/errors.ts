@@ -39,7 +39,8 @@ export type Errcode =
   | 'M_CAPTCHA_NEEDED'
   | 'M_SERVER_NOT_TRUSTED'
   | 'M_UNSUPPORTED_ROOM_VERSION_OR_INCOMPATIBLE'
-  | 'M_METHOD_NOT_ALLOWED';
+  | 'M_METHOD_NOT_ALLOWED'
+  | 'M_BAD_ALIAS';
 
 const STATUS: Record<Errcode, number> = {
   M_FORBIDDEN: 403,
@@ -77,6 +78,7 @@ const STATUS: Record<Errcode, number> = {
   M_SERVER_NOT_TRUSTED: 400,
   M_UNSUPPORTED_ROOM_VERSION_OR_INCOMPATIBLE: 400,
   M_METHOD_NOT_ALLOWED: 405,
+  M_BAD_ALIAS: 400,
 };
 
 export class MatrixError extends Error {

@@ -51,6 +51,12 @@ export interface RoomsService {
   sendMessage(roomId: string, who: { userId: string; deviceId: string }, type: string, content: JsonObject, txnId: string): PersistedEvent;
   /** The state map (type\0key → event ID) the user may see, or 403. */
   visibleStateIds(roomId: string, userId: string): Map<StateKey, string>;
+  /**
+   * PUT /rooms/{roomId}/state/{eventType}/{stateKey}. An `m.room.canonical_alias` whose `alias`
+   * or new `alt_aliases` do not resolve to this room is 400 M_BAD_ALIAS (a malformed one 400
+   * M_INVALID_PARAM), checked before the event is made.
+   */
+  sendState(roomId: string, sender: string, type: string, stateKey: string, content: JsonObject): Promise<PersistedEvent>;
 }
 
 const PRESETS: Record<string, { join_rule: string; history_visibility: string; guest_access: string }> = {
@@ -256,9 +262,49 @@ export function createRoomsService(deps: {
     return events.sendLocal(roomId, { type, sender: who.userId, content }, { txn: { deviceId: who.deviceId, txnId } });
   }
 
+  /**
+   * spec: client-server-api `m.room.canonical_alias` — "servers SHOULD validate that the aliases
+   * … point to the room ID … and return 400 M_BAD_ALIAS otherwise". As Synapse: only an `alias`
+   * that changed and `alt_aliases` not in the current event are checked (an alias deleted from the
+   * directory since does not block other edits); ours are looked up in the store, another
+   * server's through its directory; an alias nobody knows is M_BAD_ALIAS like one of another room.
+   */
+  async function checkCanonicalAlias(roomId: string, content: JsonObject): Promise<void> {
+    const current = events.currentStateEvent(roomId, 'm.room.canonical_alias', '')?.pdu.content ?? {};
+    const alias = content.alias;
+    if (alias !== undefined && alias !== null && typeof alias !== 'string') throw invalidParam('alias must be a string');
+    const alt = content.alt_aliases ?? [];
+    if (!Array.isArray(alt) || !alt.every((a): a is string => typeof a === 'string')) throw invalidParam('alt_aliases must be a list of strings');
+    const had = new Set(Array.isArray(current.alt_aliases) ? current.alt_aliases : []);
+    const toCheck = new Set(alt.filter((a) => !had.has(a)));
+    if (typeof alias === 'string' && alias !== '' && alias !== current.alias) toCheck.add(alias);
+    for (const a of toCheck) if (!isValidRoomAlias(a)) throw invalidParam(`Invalid room alias: ${a}`);
+    for (const a of toCheck) {
+      let target: string;
+      try {
+        target = (await resolveRoomIdOrAlias(a)).roomId;
+      } catch (e) {
+        if (e instanceof MatrixError && e.errcode === 'M_NOT_FOUND') throw badAlias(a);
+        throw e;
+      }
+      if (target !== roomId) throw badAlias(a);
+    }
+  }
+
+  const badAlias = (alias: string) => new MatrixError('M_BAD_ALIAS', `Room alias ${alias} does not point to the room`);
+
+  async function sendState(roomId: string, sender: string, type: string, stateKey: string, content: JsonObject): Promise<PersistedEvent> {
+    // Someone who may not send to the room at all gets the send's own 403, not a hint about aliases.
+    if (type === 'm.room.canonical_alias' && store.getMembership(roomId, sender)?.membership === 'join') {
+      await checkCanonicalAlias(roomId, content);
+    }
+    return events.sendLocal(roomId, { type, sender, state_key: stateKey, content });
+  }
+
   return {
     createRoom,
     sendMessage,
+    sendState,
     resolveRoomIdOrAlias,
     requireRoomId,
     requireKnownRoomId,

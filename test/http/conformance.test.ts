@@ -156,3 +156,81 @@ describe('GET /rooms/{roomId}/messages', () => {
     expect(res.body.errcode).toBe('M_INVALID_PARAM');
   });
 });
+
+// client-server-api `m.room.canonical_alias`: "servers SHOULD validate that the aliases … point to
+// the room ID … and return a 400 M_BAD_ALIAS otherwise" (Complement: TestRoomCanonicalAlias).
+describe('PUT /rooms/{roomId}/state/m.room.canonical_alias', () => {
+  let roomId: string;
+  let otherRoom: string;
+  const A = () => as(s.url, alice);
+  const put = (content: object) => A()('PUT', `/_matrix/client/v3/rooms/${enc(roomId)}/state/m.room.canonical_alias`, content);
+  const current = async () => (await A()('GET', `/_matrix/client/v3/rooms/${enc(roomId)}/state/m.room.canonical_alias`)).body;
+
+  beforeAll(async () => {
+    roomId = (await A()('POST', '/_matrix/client/v3/createRoom', {})).body.room_id;
+    otherRoom = (await A()('POST', '/_matrix/client/v3/createRoom', {})).body.room_id;
+    for (const [alias, room] of [
+      ['#here:localhost', roomId],
+      ['#here2:localhost', roomId],
+      ['#elsewhere:localhost', otherRoom],
+    ] as const) {
+      const res = await A()('PUT', `/_matrix/client/v3/directory/room/${enc(alias)}`, { room_id: room });
+      expect(res.status).toBe(200);
+    }
+  });
+
+  it('accepts aliases that point to the room when alias and alt_aliases resolve to it', async () => {
+    const res = await put({ alias: '#here:localhost', alt_aliases: ['#here2:localhost'] });
+    expect(res.status).toBe(200);
+    expect(await current()).toEqual({ alias: '#here:localhost', alt_aliases: ['#here2:localhost'] });
+  });
+
+  it.each([
+    ['alias is unknown', { alias: '#nobody:localhost' }],
+    ['alias points to another room', { alias: '#elsewhere:localhost' }],
+    ['an alt_aliases entry is unknown', { alias: '#here:localhost', alt_aliases: ['#here2:localhost', '#nobody:localhost'] }],
+    ['an alt_aliases entry points to another room', { alt_aliases: ['#elsewhere:localhost'] }],
+  ])('answers 400 M_BAD_ALIAS and changes nothing when %s', async (_what, content) => {
+    const before = await current();
+    const res = await put(content);
+    expect(res.status).toBe(400);
+    expect(res.body.errcode).toBe('M_BAD_ALIAS');
+    expect(await current()).toEqual(before);
+  });
+
+  it.each([
+    ['alias is not an alias', { alias: '%invalid' }],
+    ['an alt_aliases entry is not an alias', { alt_aliases: ['not-an-alias'] }],
+    ['alt_aliases is not a list', { alt_aliases: '#here:localhost' }],
+    ['alias is not a string', { alias: 7 }],
+  ])('answers 400 M_INVALID_PARAM when %s', async (_what, content) => {
+    const res = await put(content);
+    expect(res.status).toBe(400);
+    expect(res.body.errcode).toBe('M_INVALID_PARAM');
+  });
+
+  it('accepts removing the aliases when the content is empty', async () => {
+    const res = await put({});
+    expect(res.status).toBe(200);
+    expect(await current()).toEqual({});
+  });
+
+  it('still answers 403 M_FORBIDDEN to a non-member whatever the aliases', async () => {
+    const res = await as(s.url, bob)('PUT', `/_matrix/client/v3/rooms/${enc(roomId)}/state/m.room.canonical_alias`, { alias: '#nobody:localhost' });
+    expect(res.status).toBe(403);
+    expect(res.body.errcode).toBe('M_FORBIDDEN');
+  });
+
+  it('keeps accepting an alias and alt_aliases entry already in the event when they no longer resolve', async () => {
+    expect((await put({ alias: '#here:localhost', alt_aliases: ['#here2:localhost'] })).status).toBe(200);
+    // Gone from the directory without the event being updated (DELETE /directory would drop
+    // them from the event too), as when another server's alias is removed there.
+    s.hs.store.deleteAlias('#here:localhost');
+    s.hs.store.deleteAlias('#here2:localhost');
+    const res = await put({ alias: '#here:localhost', alt_aliases: ['#here2:localhost'], extra: 'changed' });
+    expect(res.status).toBe(200);
+    const added = await put({ alias: '#here:localhost', alt_aliases: ['#here2:localhost', '#here3:localhost'] });
+    expect(added.status).toBe(400);
+    expect(added.body.errcode).toBe('M_BAD_ALIAS');
+  });
+});

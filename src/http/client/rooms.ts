@@ -89,15 +89,10 @@ export function roomRoutes(s: Pick<Services, 'rooms' | 'membership' | 'events'>)
       method: 'PUT',
       paths: STATE_PATHS,
       auth: 'token',
-      handle: (req) => {
+      handle: async (req) => {
         const content = assertValid<JsonObject>('event-content', bodyOf(req));
         const roomId = s.rooms.requireRoomId(req.params.roomId!);
-        const ev = s.events.sendLocal(roomId, {
-          type: req.params.eventType!,
-          sender: requesterOf(req).userId,
-          state_key: req.params.stateKey ?? '',
-          content,
-        });
+        const ev = await s.rooms.sendState(roomId, requesterOf(req).userId, req.params.eventType!, req.params.stateKey ?? '', content);
         return { event_id: ev.eventId };
       },
     },
