@@ -54,7 +54,7 @@ export function installDurableResponses(app: Express, store: Pick<Store, 'whenDu
           for (const [k, v] of Object.entries(m.headers)) this.setHeader(k, v);
           const body = JSON.stringify(m.body());
           this.statusCode = m.status;
-          this.setHeader('Content-Type', 'application/json; charset=utf-8');
+          this.setHeader('Content-Type', 'application/json');
           this.setHeader('Content-Length', Buffer.byteLength(body));
           const cb = args.find((a) => typeof a === 'function');
           end.call(this, body, cb);
