@@ -134,6 +134,8 @@ export function createRoomReadsService(deps: {
     const m = store.getMembership(roomId, userId);
     if (m?.membership === 'join') return { kind: 'joined' };
     if (m && (m.membership === 'leave' || m.membership === 'ban')) {
+      // A forgotten room is not readable any more (client-server-api "Leaving rooms": forget).
+      if (store.isForgotten(userId, roomId)) throw forbidden(`${userId} has forgotten room ${roomId}`);
       return { kind: 'departed', leaveEventId: m.eventId, leaveStream: m.streamOrdering };
     }
     if (visibility.currentHistoryVisibility(roomId) === 'world_readable') return { kind: 'peek' };

@@ -181,6 +181,19 @@ describe('membership', () => {
     expect(s.hs.store.isForgotten(carol.userId, roomId)).toBe(true);
   });
 
+  it('answers 403 to /messages of a forgotten room, and rejoining ends the forgetting', async () => {
+    const room = (await A('POST', `${v3}/createRoom`, { preset: 'public_chat' })).body.room_id as string;
+    expect((await C('POST', `${v3}/join/${enc(room)}`)).status).toBe(200);
+    expect((await C('POST', `${v3}/rooms/${enc(room)}/leave`)).status).toBe(200);
+    expect((await C('GET', `${v3}/rooms/${enc(room)}/messages?dir=b`)).status).toBe(200);
+    expect((await C('POST', `${v3}/rooms/${enc(room)}/forget`, {})).status).toBe(200);
+    const res = await C('GET', `${v3}/rooms/${enc(room)}/messages?dir=b`);
+    expect([res.status, res.body.errcode]).toEqual([403, 'M_FORBIDDEN']);
+    expect((await C('POST', `${v3}/join/${enc(room)}`)).status).toBe(200);
+    expect(s.hs.store.isForgotten(carol.userId, room)).toBe(false);
+    expect((await C('GET', `${v3}/rooms/${enc(room)}/messages?dir=b`)).status).toBe(200);
+  });
+
   it('answers 404 M_NOT_FOUND for an unknown room and 400 M_INVALID_PARAM for a malformed one', async () => {
     const unknown = await A('POST', `${v3}/rooms/${enc('!nope:localhost')}/invite`, { user_id: bob.userId });
     expect(unknown.status).toBe(404);

@@ -680,6 +680,8 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
             m = { membership: String(membership), sender: ev.sender, streamOrdering: ev.stream_ordering };
           }
           q.upsertMembership.run(roomId, sk, m.membership, eventId, m.sender, m.streamOrdering);
+          // Forgetting is of one membership (as Synapse's room_memberships.forgotten): a new one ends it.
+          q.unforget.run(sk, roomId);
         }
       }
     },
@@ -695,6 +697,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
       if (!ev) throw new Error(`membership event ${m.eventId} not stored`);
       const membership = String((JSON.parse(ev.json) as Pdu).content.membership);
       q.upsertMembership.run(m.roomId, m.userId, membership, m.eventId, ev.sender, ev.stream_ordering);
+      q.unforget.run(m.userId, m.roomId);
       q.upsertOutOfRoom.run(m.roomId, m.userId, m.eventId, m.strippedState ? JSON.stringify(m.strippedState) : null, JSON.stringify(m.servers), m.roomVersion);
     },
     getOutOfRoomMembership: (roomId, userId) => {
