@@ -25,7 +25,7 @@ const sources = Math.max(
   newest(path.join(root, 'scripts')),
 );
 if (!built || sources > built) {
-  process.stderr.write('doorstep: building (tsc, esbuild)…\n');
+  process.stderr.write('doorstep: dist/ is missing or older than the sources: building it (about 10 s the first time)\n');
   execFileSync(process.execPath, [path.join(__dirname, 'build.js')], { stdio: 'inherit', cwd: root });
   fs.utimesSync(target, new Date(), new Date());
 }

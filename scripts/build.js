@@ -13,13 +13,20 @@ const { execFileSync } = require('node:child_process');
 const root = path.resolve(__dirname, '..');
 const dist = path.join(root, 'dist');
 
+// One line per step on stderr, so a first `npm start` (which builds, ~5-10 s) is not silent.
+const started = Date.now();
+const step = (what) => process.stderr.write(`build: ${what} (${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
+
 async function build() {
   fs.rmSync(dist, { recursive: true, force: true });
+  step('compiling TypeScript (tsc)');
   execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.build.json')], {
     stdio: 'inherit',
     cwd: root,
   });
+  step('compiling the JSON Schema validators (ajv)');
   require('./compile-schemas.js');
+  step('bundling the server (esbuild)');
 
   const esbuild = require('esbuild');
   const common = {
@@ -69,7 +76,9 @@ async function build() {
   });
   fs.chmodSync(path.join(dist, 'doorstep.js'), 0o755);
 
+  step('warming the V8 code cache (starts the server once)');
   await require('./warm-code-cache.js').warmCodeCache();
+  step('done');
 }
 
 build().catch((e) => {
