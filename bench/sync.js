@@ -200,7 +200,7 @@ async function throughput(senders, observer, roomId) {
         `(${t.sent} sent; send latency median ${quantile(t.sendLatencies, 0.5).toFixed(2)} ms, p99 ${quantile(t.sendLatencies, 0.99).toFixed(2)} ms); ` +
         `a long-polling member received ${t.received}`,
     );
-    console.log('  goals (notes/performance.md G6): wake-up p50 <= 5 ms, p99 <= 20 ms');
+    console.log('  goals: wake-up p50 <= 5 ms, p99 <= 20 ms');
   } finally {
     cleanup();
     agent.destroy();

@@ -1,6 +1,6 @@
 /**
  * The root logger: one line per record on stderr, `ts level module msg {fields}`.
- * Never log tokens, passwords or keys (design §3.8).
+ * Never log tokens, passwords or keys (docs/design.md §3.8).
  */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
@@ -42,7 +42,7 @@ function safeJson(v: unknown): string {
   }
 }
 
-/** The root logger; the only module-level singleton (design §1). */
+/** The root logger; the only module-level singleton (docs/design.md §1). */
 const rootSink: Sink = { level: ORDER.info, write: (l) => process.stderr.write(l) };
 export const rootLogger: Logger = make(rootSink, 'doorstep');
 

@@ -1,5 +1,5 @@
 /**
- * The Synapse-style config subset (design §2): known keys validated, unknown keys reported
+ * The Synapse-style config subset (docs/design.md §2): known keys validated, unknown keys reported
  * and ignored, defaults applied.
  */
 import fs from 'node:fs';
@@ -65,7 +65,7 @@ describe('parseConfig', () => {
     expect(config.serverName).toBe('localhost:8481');
   });
 
-  it('runs the recommended Synapse peer config of notes/federation.md §5 unchanged', () => {
+  it('runs a Synapse peer config (as scripts/synapse/config.js writes) unchanged', () => {
     const yaml = `
 server_name: "localhost:8481"
 report_stats: false

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * The homeserver.yaml of a Synapse that federates with Doorstep on loopback (issue 13;
- * ../shared/notes/federation.md §5, merged from Synapse's demo/start.sh and Complement's config).
+ * merged from Synapse's demo/start.sh and Complement's config).
  *
  *   node scripts/synapse/config.js DIR FEDERATION_PORT CLIENT_PORT
  *

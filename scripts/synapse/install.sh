@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs Synapse (matrix-synapse, pinned 1.163.x, from PyPI) into a git-ignored virtualenv for
-# the interop suite (issue 13; ../shared/notes/federation.md §5). Idempotent: does nothing when the
+# the interop suite (issue 13). Idempotent: does nothing when the
 # venv already has a 1.163.x Synapse that imports.
 #
 #   scripts/synapse/install.sh [VENV_DIR]      (default: <repo>/.venv-synapse, or $SYNAPSE_VENV)

@@ -4,7 +4,7 @@
  * "Signing Events", "Validating hashes and signatures on received events".
  *
  * A Matrix signing key is a 32-byte ed25519 seed. Node imports it wrapped in a fixed PKCS8 DER
- * prefix, and a raw 32-byte public key wrapped in a fixed SPKI prefix (notes/performance.md §B.1).
+ * prefix, and a raw 32-byte public key wrapped in a fixed SPKI prefix (RFC 8410), the form node:crypto imports.
  */
 import { createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 import { decodeBase64, encodeUnpaddedBase64 } from './base64';

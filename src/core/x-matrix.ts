@@ -1,6 +1,6 @@
 /**
  * The `Authorization: X-Matrix` header of federation requests (spec: server-server-api.md
- * "Request Authentication"; notes/federation.md §2.1).
+ * "Request Authentication").
  *
  * The header carries a signature over a JSON object ({method, uri, origin, destination, content?})
  * made with the JSON signing algorithm (appendices.md "Signing JSON"). This module only parses and
@@ -12,7 +12,7 @@
  * with names case-insensitive, unknown names ignored, backslash escapes unescaped inside quotes,
  * and (for older servers) colons accepted in unquoted values. The signature parameter is named
  * `sig`: the spec's parameter list calls it "signature" but its example, Synapse and every other
- * implementation use `sig` (notes/federation.md §2.1).
+ * implementation use `sig`.
  */
 import { CoreError } from './errors';
 import type { JsonObject, JsonValue } from './types';

@@ -62,7 +62,7 @@ export interface SendJoinResponse {
   servers_in_room?: string[];
 }
 
-/** PUT /v1/send_knock answer: stripped state or full PDUs (notes/federation.md §3.2). */
+/** PUT /v1/send_knock answer: stripped state or full PDUs (spec: server-server-api "Knocking rooms", send_knock's knock_room_state). */
 export interface SendKnockResponse {
   knock_room_state: JsonObject[];
 }

@@ -1,5 +1,5 @@
 /**
- * Outbound federation (design §1 "fedclient"): the interface services see. Implemented over
+ * Outbound federation (docs/design.md §1 "fedclient"): the interface services see. Implemented over
  * undici in this folder: server-name resolution (spec: server-server-api "Resolving server
  * names"), TLS always (verification unless federation_verify_certificates: false), the
  * ip_range_blacklist / ip_range_whitelist guard on resolved addresses, X-Matrix request signing

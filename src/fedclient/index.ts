@@ -1,5 +1,5 @@
 /**
- * createFederationClient: the undici implementation of ./client.ts (design §1 "fedclient").
+ * createFederationClient: the undici implementation of ./client.ts (docs/design.md §1 "fedclient").
  * Per request: backoff check → server-name resolution (./resolve.ts) → X-Matrix signing over the
  * exact request-target (spec "Request Authentication") → HTTPS through the one guarded Agent
  * (./transport.ts) with a per-request timeout → capped, JSON-only body. Non-2xx answers become

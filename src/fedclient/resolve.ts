@@ -1,5 +1,5 @@
 /**
- * Server-name resolution (spec: server-server-api "Resolving server names"; notes/federation.md §2.3).
+ * Server-name resolution (spec: server-server-api "Resolving server names").
  * Turns a server name into where to connect (host, port), the `Host` header to send and the name
  * the TLS certificate must be valid for. DNS (SRV) and the .well-known fetch are injected, so the
  * rules can be driven table-style in tests; A/AAAA resolution happens later, at connect time, in

@@ -1,5 +1,5 @@
 /**
- * The one door (design §1): every event, local or remote, goes through `ingest`:
+ * The one door (docs/design.md §1): every event, local or remote, goes through `ingest`:
  * checks → auth against its auth events → state before (state res v2 when forked) →
  * auth against that state → one storage transaction → current state → notify.
  */
@@ -89,13 +89,13 @@ export interface IngestContext {
 
 export interface EventsService {
   /**
-   * Stores an event that is not part of the room's timeline here (design §1 "outliers"): an auth
+   * Stores an event that is not part of the room's timeline here (docs/design.md §1 "outliers"): an auth
    * or state event received with a join, or an event after a gap. Checked against its own auth
    * events when they are known; a failing one is stored as rejected. Idempotent.
    */
   ingestOutlier(pdu: Pdu, admitted: Admitted, version: RoomVersion): StoredEvent;
   /**
-   * Records a local user's knock, invite or leave in a room this server is not in (design §6:
+   * Records a local user's knock, invite or leave in a room this server is not in (docs/design.md §3.6:
    * the one named writer of out-of-room membership). The event is stored as an outlier.
    */
   recordOutOfRoomMembership(pdu: Pdu, admitted: Admitted, info: OutOfRoomInfo): PersistedEvent;

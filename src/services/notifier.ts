@@ -1,6 +1,6 @@
 /**
  * Wakes long-polling /sync requests from the code path that commits a change
- * (never sleep-and-recheck; notes/performance.md C.2). Listeners get every change and
+ * (never sleep-and-recheck). Listeners get every change and
  * decide themselves whether it concerns them.
  */
 export interface Change {

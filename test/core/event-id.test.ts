@@ -8,7 +8,7 @@ const v = (id: string): RoomVersion => roomVersion(id) as RoomVersion;
 
 // spec: appendices.md "Event Signing" minimal event, as signed with the v1–v10 rules (spec output)…
 const SIGNED_MINIMAL_V1_RULES = MINIMAL_EVENT_SIGNED;
-// …and with the v11 rules (notes/federation.md §1.8(c), derived regression value).
+// …and with the v11 rules (derived regression value).
 const SIGNED_MINIMAL_V11_RULES = {
   ...SIGNED_MINIMAL_V1_RULES,
   signatures: {
@@ -19,7 +19,7 @@ const SIGNED_MINIMAL_V11_RULES = {
 };
 
 describe('eventIdFor', () => {
-  // notes/federation.md §1.8(c): "$8yif6p8EqgoSten2BLje9ntKm720NyFLWQv9tn8memc" under v4–v10 (v3 identical).
+  // Derived regression value: "$8yif6p8EqgoSten2BLje9ntKm720NyFLWQv9tn8memc" under v4–v10 (v3 identical).
   it.each(['3', '4', '5', '6', '7', '8', '9', '10'])(
     'returns the derived event ID when the signed minimal event is in room version %s',
     (id) => {
@@ -27,7 +27,7 @@ describe('eventIdFor', () => {
     },
   );
 
-  // notes/federation.md §1.8(c): "$70O_oKlXzFbkfu0KE88USi98DjSWrOELrPj-8tisl8I" under v11 (URL-safe).
+  // Derived regression value: "$70O_oKlXzFbkfu0KE88USi98DjSWrOELrPj-8tisl8I" under v11 (URL-safe).
   it('returns the derived URL-safe event ID when the signed minimal event is in room version 11', () => {
     expect(eventIdFor(SIGNED_MINIMAL_V11_RULES, v('11'))).toBe('$70O_oKlXzFbkfu0KE88USi98DjSWrOELrPj-8tisl8I');
   });

@@ -117,7 +117,7 @@ describe('checkContentHash', () => {
 });
 
 describe('computeReferenceHash', () => {
-  // notes/federation.md §1.8(c), derived values: event IDs of the signed minimal event.
+  // Derived regression values: event IDs of the signed minimal event.
   const SIGNED_MINIMAL_V1 = {
     ...MINIMAL_EVENT,
     hashes: { sha256: '5jM4wQpv6lnBo7CLIghJuHdW+s2CMBJPUOGOC89ncos' },

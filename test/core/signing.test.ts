@@ -251,7 +251,7 @@ describe('signEvent', () => {
     expect(signEvent(MINIMAL_EVENT, SERVER, KEY, V10)).toEqual(MINIMAL_EVENT_SIGNED);
   });
 
-  // notes/federation.md §1.8(b): gomatrixserverlib eventcrypto_test.go, no content (redaction inserts content: {}).
+  // gomatrixserverlib's eventcrypto_test.go vector, no content (redaction inserts content: {}).
   it('emits the gomatrixserverlib hash and signature when the event has no content', () => {
     const input = { event_id: '$0:domain', origin: 'domain', origin_server_ts: 1000000, type: 'X', unsigned: { age_ts: 1000000 } };
     const out = signEvent(input, SERVER, KEY, V1);
@@ -265,7 +265,7 @@ describe('signEvent', () => {
     expect(out).not.toHaveProperty('content');
   });
 
-  // notes/federation.md §1.8(c): derived regression values under v11 redaction (origin no longer kept).
+  // Derived regression values under v11 redaction (origin no longer kept).
   it('emits the derived v11 hash and signature when signing the minimal event with v11 rules', () => {
     const out = signEvent(MINIMAL_EVENT, SERVER, KEY, V11);
     expect(out.hashes).toEqual({ sha256: '5jM4wQpv6lnBo7CLIghJuHdW+s2CMBJPUOGOC89ncos' });
@@ -338,7 +338,7 @@ describe('verifyEventSignature', () => {
 });
 
 describe('parseSigningKeyFile', () => {
-  // Synapse's format (design.md §2 signing_key_path): `ed25519 <version> <unpadded base64 seed>`.
+  // Synapse's format (docs/design.md §2 signing_key_path): `ed25519 <version> <unpadded base64 seed>`.
   it('returns the version and seed when given one Synapse key line', () => {
     const [entry, ...rest] = parseSigningKeyFile(`ed25519 a_AbCd ${SEED_B64}\n`);
     expect(rest).toHaveLength(0);

@@ -1,13 +1,13 @@
 /**
  * The spec's cryptographic test vectors (appendices.md "Cryptographic Test Vectors"), shared
- * by the core tests, plus the extra vectors of notes/federation.md §1.8(b).
+ * by the core tests, plus vectors from gomatrixserverlib's tests and a real Synapse.
  */
 import { decodeBase64 } from '../../src/core/base64';
 
 export const SEED_B64 = 'YJDBA9Xnr2sVqXD9Vj7XVUnmFZcZrlw8Md7kMW+3XA1';
 export const SEED = decodeBase64(SEED_B64);
 export const SERVER = 'domain';
-/** notes/federation.md §1.8(b): the public key derived from the spec seed. */
+/** The public key derived from the spec seed. */
 export const PUBLIC_KEY_B64 = 'XGX0JRS2Af3be3knz2fBiRbApjm2Dh61gXDJA8kcJNI';
 
 /** "Event Signing": the minimal event. */
@@ -69,7 +69,7 @@ export const MESSAGE_EVENT_SIGNED = {
   },
 };
 
-/** notes/federation.md §1.8(b): gomatrixserverlib eventcrypto_test.go — no `content`. */
+/** gomatrixserverlib's eventcrypto_test.go vector — no `content`. */
 export const NO_CONTENT_EVENT = {
   event_id: '$0:domain',
   origin: 'domain',

@@ -1,7 +1,7 @@
 /**
  * spec: server-server-api.md "Request Authentication" (the signed JSON of step 1, the
  * `Authorization: X-Matrix` header of step 2 and its RFC 9110 §11.4 grammar); appendices.md
- * "Signing JSON". Vectors: notes/federation.md §1.8(b), requests captured from a real Synapse
+ * "Signing JSON". Vectors: requests captured from a real Synapse
  * (gomatrixserverlib fclient/request_test.go); tweetnacl is the independent ed25519 oracle.
  */
 import nacl from 'tweetnacl';
@@ -16,7 +16,7 @@ import {
   type XMatrixParams,
 } from '../../src/core/x-matrix';
 
-// notes/federation.md §1.8(b): Synapse's key and two requests it signed.
+// Synapse's key and two requests it signed (captured from a real Synapse).
 const SYNAPSE_SEED = decodeBase64('QJvXAPj0D9MUb1exkD8pIWmCvT1xajlsB8jRYz/G5HE');
 const SYNAPSE_KEY = signingKeyFromSeed(SYNAPSE_SEED, 'a_Obwu');
 const ORIGIN = 'localhost:8800';

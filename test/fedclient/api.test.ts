@@ -2,7 +2,7 @@
  * The typed endpoint wrappers against a real HTTPS peer: method, exact request-target (path
  * parameters percent-encoded, repeated query keys), body, whether X-Matrix is sent, and the body
  * handed back. spec: server-server-api.md (each endpoint's section) and
- * data/api/server-server/*.yaml for paths and versions; notes/federation.md §1.7 (event IDs
+ * data/api/server-server/*.yaml for paths and versions (event IDs
  * must be URL-encoded in paths: `$` → %24, `/` → %2F).
  */
 import { randomBytes } from 'node:crypto';

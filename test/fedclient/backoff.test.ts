@@ -1,5 +1,5 @@
 /**
- * Per-destination backoff (design §1 "fedclient"; notes/federation.md §2.3 on why it must recover
+ * Per-destination backoff (docs/design.md §1 "fedclient"; it must recover
  * fast on loopback CI): 500 ms doubling to 5 min, jittered ×0.75–1.25, cleared by a success.
  */
 import { createBackoff } from '../../src/fedclient/backoff';

@@ -3,7 +3,7 @@
  * port 0). spec: server-server-api.md "Request Authentication" (the X-Matrix header over
  * {method, uri, origin, destination, content}), "Resolving server names" (the Host header and SNI),
  * "TLS" (certificates verified), plus the ip_range_blacklist/whitelist guard, backoff, timeouts
- * and response limits of design §1 "fedclient". The peer verifies each signature twice: with
+ * and response limits of docs/design.md §1 "fedclient". The peer verifies each signature twice: with
  * src/core/signing.ts and with tweetnacl as an independent oracle.
  */
 import type dns from 'node:dns';

@@ -145,7 +145,7 @@ describe('startCluster', () => {
 
 describe('startCluster (failed start)', () => {
   it("throws an error carrying the server's log when a server cannot start", async () => {
-    // A known key with a wrong value stops start-up with a message naming the key (design §2).
+    // A known key with a wrong value stops start-up with a message naming the key (docs/design.md §2).
     const err = await startCluster(1, { extraConfig: 'default_room_version: "99"\n' }).then(
       () => undefined,
       (e: Error) => e,

@@ -1,4 +1,4 @@
-/** matrix-js-sdk clients against a test server (notes/clients.md §3.3). */
+/** matrix-js-sdk clients against a test server (the SDK Element Web is built on). */
 import { ClientEvent, createClient, SyncState, type MatrixClient } from 'matrix-js-sdk';
 import type { TestUser } from './client';
 

@@ -1,6 +1,6 @@
 /**
  * A real Synapse process as a federation peer of Doorstep on loopback (issue 13;
- * ../shared/notes/federation.md §5).
+ * Synapse's own docs on running a local federation test pair).
  *
  * - `ensureSynapse()` runs scripts/synapse/install.sh: matrix-synapse 1.163.x in the git-ignored
  *   virtualenv .venv-synapse/ (or $SYNAPSE_VENV), installed from PyPI when missing (~25 s).

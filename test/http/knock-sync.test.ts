@@ -1,6 +1,6 @@
 /**
  * What /sync shows around a knock (spec: sync.yaml "Knocked Room", client-server-api
- * "Stripped state"; notes/knocking.md §1.3): the knocker's rooms.knock with stripped
+ * "Stripped state"): the knocker's rooms.knock with stripped
  * knock_state, the moves to rooms.invite / rooms.leave, and the room members' view.
  */
 import { as, enc, registerUser, type TestUser } from '../helpers/client';

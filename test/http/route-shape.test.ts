@@ -7,7 +7,7 @@
  * - `auth: 'token'`: 401 M_MISSING_TOKEN / M_UNKNOWN_TOKEN ("Using access tokens");
  * - `auth: 'x-matrix'`: 401 M_UNAUTHORIZED unsigned, the origin when signed (server-server-api
  *   "Request Authentication");
- * - the log line names method and path, never the query string or a token (design §3.8).
+ * - the log line names method and path, never the query string or a token (docs/design.md §3.8).
  * Both apps are built from the real services of a started test server.
  */
 import http from 'node:http';

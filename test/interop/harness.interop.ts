@@ -1,5 +1,5 @@
 /**
- * The Synapse peer harness (issue 13 "Build" 1; ../shared/notes/federation.md §5): a real Synapse
+ * The Synapse peer harness (issue 13 "Build" 1): a real Synapse
  * 1.163 on loopback next to a real Doorstep process, each able to authenticate to the other.
  * Spec: server-server-api "Retrieving server keys" ("Publishing Keys"), "Authentication"
  * (Request Authentication, X-Matrix), "Querying for information" (GET /query/profile).

@@ -1,6 +1,6 @@
 /**
  * The key ring (spec: server-server-api "Retrieving server keys", "Publishing Keys";
- * data/api/server-server/keys_server.yaml; notes/federation.md §2.2) against an in-test
+ * data/api/server-server/keys_server.yaml) against an in-test
  * FederationClient that serves key documents signed with tweetnacl, an oracle independent of
  * src/core/signing.ts. Real SQLite :memory: store.
  */

@@ -1,4 +1,4 @@
-// matrix-js-sdk 43 uses Promise.withResolvers, which Node 20 lacks (notes/clients.md §3.2).
+// matrix-js-sdk 43 uses Promise.withResolvers, which Node 20 lacks (it arrived in Node 22).
 if (typeof Promise.withResolvers !== 'function') {
   Promise.withResolvers = function withResolvers() {
     let resolve;

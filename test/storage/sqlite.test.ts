@@ -1,5 +1,5 @@
 /**
- * The SQLite store behind the storage interface (design §1): migrations, each table's
+ * The SQLite store behind the storage interface (docs/design.md §1): migrations, each table's
  * round trip, state groups, and durability of acknowledged writes across kill -9.
  */
 import { spawn } from 'node:child_process';

@@ -3,7 +3,7 @@
  * fragments/v8-auth-rules.md, v10.md, v11.md). Sub-rule numbers come from rule-numbers.ts.
  *
  * Only the rules' own conditions are checked: e.g. knock→join and knock→invite are decided by the
- * join/invite rules alone (notes/knocking.md §5: no extra "must never happen" checks), and
+ * join/invite rules alone (rooms/v7 "Authorization rules": no checks beyond the spec's), and
  * invite→knock is rejected by the knock rule ("not ban, invite or join").
  */
 import { AuthError } from '../errors';

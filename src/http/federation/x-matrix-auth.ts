@@ -1,6 +1,6 @@
 /**
  * Inbound request authentication (spec: server-server-api "Request Authentication";
- * notes/federation.md §2.1): every federation endpoint but the key endpoints, /version and
+ * spec): every federation endpoint but the key endpoints, /version and
  * well-known requires a valid `Authorization: X-Matrix` over (method, raw URI with query,
  * origin, destination = us, content). Otherwise 401 M_UNAUTHORIZED, never a 5xx for hostile input.
  *

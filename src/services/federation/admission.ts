@@ -1,5 +1,5 @@
 /**
- * Admission of remote PDUs: the async half of the door (design §1). A PDU from another server is
+ * Admission of remote PDUs: the async half of the door (docs/design.md §1). A PDU from another server is
  * checked as the spec's "Checks performed on receipt of a PDU" says (server-server-api.md) before
  * the synchronous `events.ingest` sees it:
  *   1. a valid event for the room's version (format, sizes, strict canonical JSON) — else dropped;

@@ -1,6 +1,6 @@
 /**
  * Remote server keys (spec: server-server-api "Retrieving server keys", "Publishing Keys",
- * "Querying Keys Directly"; data/api/server-server/keys_server.yaml; notes/federation.md §2.2):
+ * "Querying Keys Directly"; data/api/server-server/keys_server.yaml):
  * fetched from the server's own GET /_matrix/key/v2/server, checked (server_name exactly as asked,
  * self-signed by a key in its verify_keys, valid_until_ts in the future), cached in the store until
  * min(valid_until_ts, now + 7 days).

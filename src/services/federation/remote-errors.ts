@@ -1,5 +1,5 @@
 /**
- * What our client sees when a call to another server fails (design §3.2): the remote errcode
+ * What our client sees when a call to another server fails (docs/design.md §3.2): the remote errcode
  * from an allow-list, with the remote status (a 403 stays a 403); anything else — an unknown
  * errcode, a 5xx, no answer at all — is 502 M_UNKNOWN "Failed to … via any server".
  */

@@ -1,5 +1,5 @@
 /**
- * Every membership transition involving knock (notes/knocking.md §2.6), room versions 7–11, with
+ * Every membership transition involving knock (rooms/v7 "Authorization rules", m.room.member), room versions 7–11, with
  * the spec's rule numbers of each version (v7: knock is 4.6; v8+: 4.7).
  */
 import type { AuthEvent, AuthStateLookup, CheckAuthOptions } from '../../../src/core/auth';

@@ -1,5 +1,5 @@
 /**
- * requireXMatrix (spec: server-server-api "Request Authentication"; notes/federation.md §2.1)
+ * requireXMatrix (spec: server-server-api "Request Authentication")
  * over real HTTP: the middleware is mounted on a test-only Express app built with the real
  * Services of a started test server, and a fake remote (its key seeded in that server's store)
  * sends signed requests to it.

@@ -1,4 +1,4 @@
-/** relayRemoteError (design §3.2: remote errors are relayed only from an allow-list). */
+/** relayRemoteError (docs/design.md §3.2: remote errors are relayed only from an allow-list). */
 import { MatrixError } from '../../../src/errors';
 import { RemoteError, UnreachableError } from '../../../src/fedclient/client';
 import { relayRemoteError } from '../../../src/services/federation/remote-errors';

@@ -1,5 +1,5 @@
 /**
- * 9: out-of-room memberships (issue 11, design §6). A knock or invite of a local user for a room
+ * 9: out-of-room memberships (issue 11, docs/design.md §3.6). A knock or invite of a local user for a room
  * this server is not in has no room state here: its event is stored as an outlier, the user's
  * room_memberships row points at it (so /sync finds it like any other membership), and the
  * stripped state the resident server gave (knock_room_state / invite_room_state) is kept here.
