@@ -65,6 +65,8 @@ export interface DirectoryService {
   publicRooms(q: PublicRoomsQuery): PublicRoomsResponse;
   /** /publicRooms with `server`: another server's directory through its federation /publicRooms. */
   listPublicRooms(q: PublicRoomsQuery): Promise<PublicRoomsResponse>;
+  /** The public_rooms_chunk of one room from its current state (published or not; no access check). */
+  roomChunk(roomId: string): PublicRoomsChunk;
 }
 
 const DIRECTORY_TOKEN = /^o(\d{1,9})$/;
@@ -284,5 +286,8 @@ export function createDirectoryService(deps: {
     }
   }
 
-  return { setAlias, resolveAlias, lookupAlias, deleteAlias, localAliases, getVisibility, setVisibility, publicRooms, listPublicRooms };
+  return {
+    setAlias, resolveAlias, lookupAlias, deleteAlias, localAliases, getVisibility, setVisibility, publicRooms, listPublicRooms,
+    roomChunk: chunkFor,
+  };
 }
