@@ -5,6 +5,7 @@
  */
 import { isValidUserId, roomIdServer } from '../core/ids';
 import { stateKey, type JsonObject, type StrippedStateEvent } from '../core/types';
+import { canonicalJson } from '../core/canonical-json';
 import { STRIPPED_STATE_KEYS, strippedState } from '../core/stripped-state';
 import { forbidden, invalidParam, notFound } from '../errors';
 import type { Store } from '../storage/store';
@@ -27,8 +28,12 @@ export interface MembershipOptions {
 export interface MembershipService {
   /** The creator's first join during createRoom. */
   joinLocalCreator(roomId: string, userId: string): PersistedEvent;
-  /** Joins locally when we are in the room, else over federation (make_join/send_join). */
-  join(roomId: string, userId: string, opts?: MembershipOptions & { thirdPartySigned?: JsonObject }): Promise<PersistedEvent>;
+  /**
+   * Joins locally when we are in the room, else over federation (make_join/send_join).
+   * `content`: further keys the client gave for its member event (the /join body's own keys,
+   * e.g. a per-room `displayname`), kept in the event; the profile fills only what they leave out.
+   */
+  join(roomId: string, userId: string, opts?: MembershipOptions & { thirdPartySigned?: JsonObject; content?: JsonObject }): Promise<PersistedEvent>;
   /** A remote invitee's server countersigns the invite first (v2 /invite). */
   invite(roomId: string, sender: string, target: string, opts?: MembershipOptions & { isDirect?: boolean }): Promise<PersistedEvent>;
   /** In a room we are not in (a knock or invite), through make_leave/send_leave. */
@@ -104,6 +109,19 @@ export function createMembershipService(deps: {
     return events.sendLocal(roomId, { type: 'm.room.member', sender, state_key: target, content });
   }
 
+  /**
+   * A client's own keys for its member event, without those the server decides: `membership`,
+   * and `join_authorised_via_users_server` (set only by the restricted-join check, so a client
+   * cannot name an authoriser itself).
+   */
+  function clientKeys(content: JsonObject | undefined): JsonObject {
+    if (!content) return {};
+    const out: JsonObject = { ...content };
+    delete out.membership;
+    delete out.join_authorised_via_users_server;
+    return out;
+  }
+
   const withReason = (content: JsonObject, opts?: MembershipOptions): JsonObject =>
     opts?.reason !== undefined ? { ...content, reason: opts.reason } : content;
 
@@ -117,7 +135,7 @@ export function createMembershipService(deps: {
     isResident,
 
     async join(roomId, userId, opts) {
-      const content = withReason({ membership: 'join', ...profileOf(userId) }, opts);
+      const content = withReason({ ...profileOf(userId), ...clientKeys(opts?.content), membership: 'join' }, opts);
       const resident = isResident(roomId);
       // rc_joins as Synapse: only a join that makes the user a member counts, remote rooms apart.
       if (limits && opts?.ratelimit !== false && membershipOf(roomId, userId) !== 'join') {
@@ -134,7 +152,7 @@ export function createMembershipService(deps: {
       // Re-joining while joined is allowed (a profile refresh); auth rules decide the rest.
       if (current === 'join') {
         const prev = store.getEvent(store.getMembership(roomId, userId)!.eventId)!;
-        const same = JSON.stringify(prev.pdu.content) === JSON.stringify(content);
+        const same = canonicalJson(prev.pdu.content) === canonicalJson(content);
         if (same) return { eventId: prev.eventId, roomId, streamOrdering: prev.streamOrdering, pdu: prev.pdu };
       }
       return send(roomId, userId, userId, content);

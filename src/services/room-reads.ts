@@ -83,6 +83,12 @@ export interface MembersQuery {
   notMembership?: Membership;
 }
 
+/** One user in GET /joined_members (null: not set in their member event). */
+export interface JoinedMember {
+  display_name: string | null;
+  avatar_url: string | null;
+}
+
 export interface RoomInitialSyncResponse {
   room_id: string;
   membership?: string;
@@ -99,7 +105,7 @@ export interface RoomReadsService {
   /** One event; 404 M_NOT_FOUND when unknown, in another room, or not visible to the user. */
   event(viewer: Viewer, roomId: string, eventId: string): ClientEvent;
   members(viewer: Viewer, roomId: string, q: MembersQuery): { chunk: ClientEvent[] };
-  joinedMembers(userId: string, roomId: string): { joined: Record<string, { display_name?: string; avatar_url?: string }> };
+  joinedMembers(userId: string, roomId: string): { joined: Record<string, JoinedMember> };
   joinedRooms(userId: string): { joined_rooms: string[] };
   roomInitialSync(viewer: Viewer, roomId: string, q: { limit?: number }): RoomInitialSyncResponse;
 }
@@ -276,11 +282,29 @@ export function createRoomReadsService(deps: {
     return clientEvents.format(ev, viewer);
   }
 
+  /**
+   * The state at `at` (a sync or pagination token): the state after the room's last event at or
+   * before it, as Synapse reads it. No event there is 404 M_NOT_FOUND ("Can't find event for
+   * token"); one the user could not see, by their membership and the history visibility then,
+   * is 403. A departed user reads no later than their leave.
+   */
+  function membersStateAt(roomId: string, at: number, viewer: Viewer, access: Access): Map<StateKey, string> {
+    const position = access.kind === 'departed' ? Math.min(at, access.leaveStream) : at;
+    const candidates = store.getRoomEvents({ roomId, dir: 'b', beforeStream: position + 1, afterStream: BOTTOM, limit: 20 });
+    const last = candidates.find((e) => !e.rejected && e.stateGroup !== null);
+    if (!last) throw notFound(`No event in room ${roomId} at or before the token`);
+    if (!checkerFor(viewer.userId, roomId).maySee(last)) throw forbidden(`${viewer.userId} may not see room ${roomId} at that point`);
+    return events.stateAfter(last.eventId);
+  }
+
   function members(viewer: Viewer, roomId: string, q: MembersQuery): { chunk: ClientEvent[] } {
     const access = readAccess(roomId, viewer.userId);
-    let position = q.at !== undefined ? parsePosition(q.at) : undefined;
-    if (access.kind === 'departed') position = Math.min(position ?? Number.MAX_SAFE_INTEGER, access.leaveStream);
-    const state = position === undefined ? store.getCurrentState(roomId) : stateAt(roomId, position);
+    const state =
+      q.at !== undefined
+        ? membersStateAt(roomId, parsePosition(q.at), viewer, access)
+        : access.kind === 'departed'
+          ? events.stateAfter(access.leaveEventId)
+          : store.getCurrentState(roomId);
     const chunk: ClientEvent[] = [];
     for (const [key, id] of state) {
       if (!key.startsWith(MEMBER_PREFIX)) continue;
@@ -297,16 +321,21 @@ export function createRoomReadsService(deps: {
     return { chunk };
   }
 
+  /**
+   * rooms.yaml GET /joined_members: each joined user's `display_name` and `avatar_url` from their
+   * member event, both always present, null when unset (as Synapse; Complement's "GET
+   * /rooms/:room_id/joined_members fetches my membership" requires the keys).
+   */
   function joinedMembers(userId: string, roomId: string) {
     if (store.getMembership(roomId, userId)?.membership !== 'join') throw forbidden(`${userId} is not in room ${roomId}`);
-    const joined: Record<string, { display_name?: string; avatar_url?: string }> = {};
+    const joined: Record<string, JoinedMember> = {};
     for (const m of store.getRoomMembers(roomId)) {
       if (m.membership !== 'join') continue;
       const content = store.getEvent(m.eventId)?.pdu.content ?? {};
-      const info: { display_name?: string; avatar_url?: string } = {};
-      if (typeof content.displayname === 'string') info.display_name = content.displayname;
-      if (typeof content.avatar_url === 'string') info.avatar_url = content.avatar_url;
-      joined[m.userId] = info;
+      joined[m.userId] = {
+        display_name: typeof content.displayname === 'string' ? content.displayname : null,
+        avatar_url: typeof content.avatar_url === 'string' ? content.avatar_url : null,
+      };
     }
     return { joined };
   }

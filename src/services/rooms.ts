@@ -7,6 +7,7 @@ import { isSupportedRoomVersion, roomVersion } from '../core/room-versions';
 import { isDomainlessRoomId, isValidRoomAlias, isValidRoomId, isValidUserId } from '../core/ids';
 import { parsePowerLevels, userPowerLevel } from '../core/auth';
 import { stateKey as sk, type JsonObject, type StateKey } from '../core/types';
+import { canonicalJson } from '../core/canonical-json';
 import { MatrixError, badJson, forbidden, invalidParam, notFound, unsupportedRoomVersion } from '../errors';
 import type { Store } from '../storage/store';
 import type { ClientEvent, ClientEventFormatter } from './client-events';
@@ -73,6 +74,33 @@ export function newRoomId(serverName: string): string {
   return `!${id}:${serverName}`;
 }
 
+/**
+ * The aliases an `m.room.canonical_alias` content names that `current` (the room's present one)
+ * does not: its `alias` if changed and its new `alt_aliases`. 400 M_INVALID_PARAM when the
+ * fields have the wrong types.
+ */
+function newCanonicalAliases(content: JsonObject, current: JsonObject): Set<string> {
+  const alias = content.alias;
+  if (alias !== undefined && alias !== null && typeof alias !== 'string') throw invalidParam('alias must be a string');
+  const alt = content.alt_aliases ?? [];
+  if (!Array.isArray(alt) || !alt.every((a): a is string => typeof a === 'string')) throw invalidParam('alt_aliases must be a list of strings');
+  const had = new Set(Array.isArray(current.alt_aliases) ? current.alt_aliases : []);
+  const out = new Set(alt.filter((a) => !had.has(a)));
+  if (typeof alias === 'string' && alias !== '' && alias !== current.alias) out.add(alias);
+  return out;
+}
+
+/**
+ * createRoom's `topic` (create_room.yaml: "an m.room.topic event with a text/plain mimetype"):
+ * the plain `topic` and, since v1.15, the same text as the `m.topic` text/plain representation.
+ */
+export function topicContent(topic: string): JsonObject {
+  return { topic, 'm.topic': { 'm.text': [{ body: topic, mimetype: 'text/plain' }] } };
+}
+
+/** Whether two event contents are the same JSON (key order aside). */
+const sameContent = (a: JsonObject, b: JsonObject) => canonicalJson(a) === canonicalJson(b);
+
 export function createRoomsService(deps: {
   store: Store;
   events: EventsService;
@@ -106,6 +134,11 @@ export function createRoomsService(deps: {
       alias = `#${req.room_alias_name}:${serverName}`;
       if (Buffer.byteLength(alias) > 255) throw invalidParam('Room alias too long');
       if (store.getAlias(alias)) throw new MatrixError('M_ROOM_IN_USE', 'Room alias already taken');
+    }
+    // Canonical aliases in initial_state are checked as PUT /state checks them, before anything
+    // is made: only the alias this request creates (room_alias_name) can point to the new room.
+    for (const ev of req.initial_state ?? []) {
+      if (ev.type === 'm.room.canonical_alias' && (ev.state_key ?? '') === '') checkNewRoomCanonicalAlias(ev.content, alias);
     }
     const presetName = req.preset ?? (req.visibility === 'public' ? 'public_chat' : 'private_chat');
     const preset = PRESETS[presetName];
@@ -169,7 +202,7 @@ export function createRoomsService(deps: {
 
       // 7. name and topic
       if (req.name !== undefined) send('m.room.name', { name: req.name }, '');
-      if (req.topic !== undefined) send('m.room.topic', { topic: req.topic }, '');
+      if (req.topic !== undefined) send('m.room.topic', topicContent(req.topic), '');
 
     });
     // 8. invites (each its own event; a remote invitee's server countersigns first)
@@ -271,13 +304,7 @@ export function createRoomsService(deps: {
    */
   async function checkCanonicalAlias(roomId: string, content: JsonObject): Promise<void> {
     const current = events.currentStateEvent(roomId, 'm.room.canonical_alias', '')?.pdu.content ?? {};
-    const alias = content.alias;
-    if (alias !== undefined && alias !== null && typeof alias !== 'string') throw invalidParam('alias must be a string');
-    const alt = content.alt_aliases ?? [];
-    if (!Array.isArray(alt) || !alt.every((a): a is string => typeof a === 'string')) throw invalidParam('alt_aliases must be a list of strings');
-    const had = new Set(Array.isArray(current.alt_aliases) ? current.alt_aliases : []);
-    const toCheck = new Set(alt.filter((a) => !had.has(a)));
-    if (typeof alias === 'string' && alias !== '' && alias !== current.alias) toCheck.add(alias);
+    const toCheck = newCanonicalAliases(content, current);
     for (const a of toCheck) if (!isValidRoomAlias(a)) throw invalidParam(`Invalid room alias: ${a}`);
     for (const a of toCheck) {
       let target: string;
@@ -293,12 +320,50 @@ export function createRoomsService(deps: {
 
   const badAlias = (alias: string) => new MatrixError('M_BAD_ALIAS', `Room alias ${alias} does not point to the room`);
 
+  /**
+   * An `m.room.canonical_alias` in createRoom's initial_state (checked like checkCanonicalAlias,
+   * for a room with no state yet): a malformed alias is 400 M_INVALID_PARAM; one that is not the
+   * alias made from room_alias_name cannot point to a room that does not exist yet, so it is
+   * 400 M_BAD_ALIAS (whether it is ours, another server's or nobody's).
+   */
+  function checkNewRoomCanonicalAlias(content: JsonObject, created: string | undefined): void {
+    const aliases = newCanonicalAliases(content, {});
+    for (const a of aliases) if (!isValidRoomAlias(a)) throw invalidParam(`Invalid room alias: ${a}`);
+    for (const a of aliases) if (a !== created) throw badAlias(a);
+  }
+
   async function sendState(roomId: string, sender: string, type: string, stateKey: string, content: JsonObject): Promise<PersistedEvent> {
     // Someone who may not send to the room at all gets the send's own 403, not a hint about aliases.
     if (type === 'm.room.canonical_alias' && store.getMembership(roomId, sender)?.membership === 'join') {
       await checkCanonicalAlias(roomId, content);
     }
-    return events.sendLocal(roomId, { type, sender, state_key: stateKey, content });
+    const full = type === 'm.room.member' ? withProfileDefaults(stateKey, content) : content;
+    // Setting the state it already has, as the same sender, makes no new event: the current one
+    // is the answer (as Synapse's deduplicate_state_event; Complement "Setting state twice is
+    // idempotent"). Only for a joined sender, so a departed one learns nothing from it.
+    if (store.getMembership(roomId, sender)?.membership === 'join') {
+      const current = events.currentStateEvent(roomId, type, stateKey);
+      if (current && current.pdu.sender === sender && sameContent(current.pdu.content, full)) {
+        return { eventId: current.eventId, roomId, streamOrdering: current.streamOrdering, pdu: current.pdu };
+      }
+    }
+    return events.sendLocal(roomId, { type, sender, state_key: stateKey, content: full });
+  }
+
+  /**
+   * A member event a client PUTs itself: for join, invite and knock of a local user, the
+   * displayname and avatar_url it leaves out come from that user's profile (as membership
+   * changes made through /join do); every key it gives, custom ones included, is kept.
+   */
+  function withProfileDefaults(target: string, content: JsonObject): JsonObject {
+    const m = content.membership;
+    if (m !== 'join' && m !== 'invite' && m !== 'knock') return content;
+    if (!target.endsWith(`:${serverName}`)) return content;
+    const u = store.getUser(target);
+    const out: JsonObject = { ...content };
+    if (!('displayname' in out) && u?.displayname) out.displayname = u.displayname;
+    if (!('avatar_url' in out) && u?.avatarUrl) out.avatar_url = u.avatarUrl;
+    return out;
   }
 
   return {

@@ -22,9 +22,11 @@ type TargetAction = 'invite' | 'kick' | 'ban' | 'unban';
 
 export function roomRoutes(s: Pick<Services, 'rooms' | 'membership' | 'events'>): Route[] {
   const join = async (req: RouteRequest, idOrAlias: string) => {
-    const body = assertValid<{ reason?: string }>('join', optionalBody(req));
+    const body = assertValid<{ reason?: string; third_party_signed?: JsonObject } & JsonObject>('join', optionalBody(req));
+    // The body's other keys are the member event's custom content (joining.yaml; as Synapse).
+    const { reason, third_party_signed: _signed, ...content } = body;
     const { roomId, servers } = await s.rooms.resolveRoomIdOrAlias(idOrAlias, viaFrom(req.query));
-    await s.membership.join(roomId, requesterOf(req).userId, { reason: body.reason, servers });
+    await s.membership.join(roomId, requesterOf(req).userId, { reason, servers, content });
     return { room_id: roomId };
   };
   const targetAction = (action: TargetAction): Route => ({
