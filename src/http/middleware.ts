@@ -23,11 +23,20 @@ export const cors: RequestHandler = (req, res, next) => {
 /**
  * Parses any request body as JSON (clients do not always send Content-Type), as the fast lane
  * does (edge.readJsonBody). Paths under /_matrix/federation/ get `federationLimitBytes`
- * (transactions are large) when given. GET, HEAD and OPTIONS bodies are not read.
+ * (transactions are large) when given. GET, HEAD and OPTIONS bodies are not read, nor the bodies
+ * of requests `isRaw` names (route.ts `body: 'raw'` routes, e.g. media uploads, read their own).
  */
-export function jsonBody(limitBytes: number, federationLimitBytes?: number): RequestHandler {
+export function jsonBody(
+  limitBytes: number,
+  federationLimitBytes?: number,
+  isRaw: (method: string | undefined, path: string) => boolean = () => false,
+): RequestHandler {
   const federation = Math.max(limitBytes, federationLimitBytes ?? limitBytes);
   return (req, _res, next) => {
+    if (isRaw(req.method, req.path)) {
+      req.body = undefined;
+      return next();
+    }
     // No body stays `undefined` (endpoints whose body is required answer M_NOT_JSON).
     if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS' || !hasBody(req)) {
       req.body = undefined;

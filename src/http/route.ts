@@ -18,11 +18,12 @@
  * that goes away while the route waits (`req.signal` aborted) gets no answer at all. (Both are
  * mountRoutes's; the fast lane serves plain bodies only.)
  */
+import type { Readable } from 'node:stream';
 import type { Request, RequestHandler, Response, Router } from 'express';
 import type { Services } from '../services';
 import { optionalAuth, requireAuth, requester, type Requester } from './auth';
 import { requireXMatrix } from './federation/x-matrix-auth';
-import { sendJson } from './edge';
+import { CORS_HEADERS, sendJson } from './edge';
 
 export type RouteAuth = 'token' | 'optional' | 'x-matrix' | 'none';
 
@@ -48,6 +49,13 @@ export interface RouteRequest {
   signal?: AbortSignal;
   /** The client's address (the socket's peer: Doorstep does not read X-Forwarded-For), for rc_login/rc_registration. */
   clientIp?: string;
+  /** A request header's value (lower-case name; repeated headers joined by Node). mountRoutes only. */
+  header?(name: string): string | undefined;
+  /**
+   * On `body: 'raw'` routes (mountRoutes only): the request body as it arrives, unread (not
+   * parsed as JSON, `body` stays undefined). The route consumes it or the connection stalls.
+   */
+  rawBody?: Readable;
 }
 
 /** An answer other than a plain 200: its status and extra headers (CORS and Content-Type are added). */
@@ -56,6 +64,19 @@ export class RouteResponse {
     readonly body: unknown,
     readonly status: number = 200,
     readonly headers: Readonly<Record<string, string>> = {},
+  ) {}
+}
+
+/**
+ * A 200 (or other status) whose body is bytes, not JSON (media downloads): a Buffer, or a stream
+ * piped out (destroyed if the client goes away). `headers` must include Content-Type; the CORS
+ * headers are added. Content-Length is set for a Buffer; for a stream, pass it in `headers`.
+ */
+export class BinaryResponse {
+  constructor(
+    readonly body: Buffer | Readable,
+    readonly headers: Readonly<Record<string, string>>,
+    readonly status: number = 200,
   ) {}
 }
 
@@ -70,7 +91,12 @@ export interface Route {
   /** Express-style paths: literal segments and `:name` parameters. */
   paths: readonly string[];
   auth: RouteAuth;
-  /** Returns the 200 response's JSON body (or a RouteResponse), possibly as a promise. */
+  /**
+   * `'json'` (the default): the body is parsed as JSON before the route runs. `'raw'`: it is left
+   * unread for the route (`rawBody`), e.g. media uploads (mountRoutes only, see rawBodyMatcher).
+   */
+  body?: 'json' | 'raw';
+  /** Returns the 200 response's JSON body (or a RouteResponse or BinaryResponse), possibly as a promise. */
   handle(req: RouteRequest): unknown;
 }
 
@@ -124,6 +150,11 @@ export function mountRoutes(r: Router, s: AuthServices, routes: readonly Route[]
         requester: requesterFor(route.auth, res),
         origin: route.auth === 'x-matrix' ? (res.locals.origin as string) : undefined,
         clientIp: req.socket.remoteAddress,
+        header: (name) => {
+          const v = req.headers[name.toLowerCase()];
+          return Array.isArray(v) ? v.join(', ') : v;
+        },
+        rawBody: route.body === 'raw' ? req : undefined,
         // Made on first use: most routes never wait, and a listener per request is not free.
         get signal() {
           if (!gone) {
@@ -138,10 +169,50 @@ export function mountRoutes(r: Router, s: AuthServices, routes: readonly Route[]
       if (gone?.signal.aborted) return; // the client went away: nobody to answer
       // edge.sendJson, not res.json: `Content-Type: application/json` exactly, as the fast lane
       // answers (Express would add `; charset=utf-8`, which Complement reads literally).
-      if (result instanceof RouteResponse) sendJson(res, result.status, result.body, result.headers);
+      if (result instanceof BinaryResponse) sendBinary(res, result);
+      else if (result instanceof RouteResponse) sendJson(res, result.status, result.body, result.headers);
       else sendJson(res, 200, result);
     };
     const method = route.method.toLowerCase() as 'get' | 'post' | 'put' | 'delete';
     for (const path of route.paths) r[method](path, byAuth[route.auth], handler);
   }
+}
+
+/** Writes a BinaryResponse with the CORS headers (nothing when a response already went out). */
+function sendBinary(res: Response, r: BinaryResponse): void {
+  const body = r.body;
+  if (res.headersSent || res.writableEnded) {
+    if (!Buffer.isBuffer(body)) body.destroy();
+    return;
+  }
+  for (const h in CORS_HEADERS) res.setHeader(h, CORS_HEADERS[h]!);
+  for (const h in r.headers) res.setHeader(h, r.headers[h]!);
+  res.statusCode = r.status;
+  if (Buffer.isBuffer(body)) {
+    res.setHeader('Content-Length', body.length);
+    res.end(body);
+    return;
+  }
+  // A read error after the headers went out can only cut the response short.
+  body.on('error', () => res.destroy());
+  res.on('close', () => body.destroy());
+  body.pipe(res);
+}
+
+/**
+ * Whether a request (method, path without query) is for a `body: 'raw'` route among `routes`:
+ * the JSON body reader (middleware.jsonBody) leaves such bodies unread. Matches Express-style
+ * paths (`:name` is one non-empty segment; a trailing slash is allowed, as `strict: false`).
+ */
+export function rawBodyMatcher(routes: readonly Route[]): (method: string | undefined, path: string) => boolean {
+  const patterns = routes
+    .filter((r) => r.body === 'raw')
+    .flatMap((r) =>
+      r.paths.map((p) => ({
+        method: r.method,
+        re: new RegExp(`^${p.split('/').map((seg) => (seg.startsWith(':') ? '[^/]+' : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('/')}/?$`),
+      })),
+    );
+  if (patterns.length === 0) return () => false;
+  return (method, path) => patterns.some((p) => p.method === method && p.re.test(path));
 }
