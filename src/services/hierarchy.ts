@@ -117,10 +117,10 @@ export function createHierarchyService(deps: { summaries: RoomSummaryService; lo
   const { summaries } = deps;
   const log = deps.logger.child('hierarchy');
 
-  /** A room this server is in, as a hierarchy entry. */
+  /** A room this server is in, as a hierarchy entry (its children_state in the spec's order). */
   function localEntry(roomId: string, suggestedOnly: boolean): HierarchyRoom {
     const summary = summaries.localSummary(roomId);
-    return { ...summary, children_state: isSpace(summary) ? summaries.spaceChildren(roomId, suggestedOnly) : [] };
+    return { ...summary, children_state: isSpace(summary) ? orderSpaceChildren(summaries.spaceChildren(roomId, suggestedOnly)) : [] };
   }
 
   async function hierarchy(userId: string, roomId: string, q: HierarchyQuery): Promise<HierarchyResponse> {
