@@ -6,11 +6,14 @@
  * `inaccessible_children`; the ones we cannot describe are left out), unpaginated; 404 M_NOT_FOUND
  * for a room we do not know or it may not preview.
  */
+import fs from 'node:fs';
+import net from 'node:net';
 import { eventIdFor } from '../../../src/core/event-id';
 import { roomVersion } from '../../../src/core/room-versions';
 import { as, enc, registerUser, type TestUser } from '../../helpers/client';
 import { fakeRemote, type FakeRemote } from '../../helpers/fake-remote';
 import { startTestServer, type TestServer } from '../../helpers/server';
+import { selfSignedCert } from '../../helpers/tls';
 
 const V1 = '/_matrix/federation/v1';
 const V2 = '/_matrix/federation/v2';
@@ -142,5 +145,100 @@ describe('GET /_matrix/federation/v1/hierarchy/{roomId}', () => {
     const res = await remote.request('GET', `${V1}/hierarchy/${enc(space)}`, undefined, { omitAuth: true });
     expect(res.status).toBe(401);
     expect(res.body.errcode).toBe('M_UNAUTHORIZED');
+  });
+});
+
+/**
+ * Two Doorstep homeservers in this process federating over TLS on loopback (server names
+ * `localhost:<port>` are dialled directly, server-server-api "Resolving server names"): a user of
+ * the first previews, and knocks on, a room of the second, and walks its space
+ * (client-server room_summary.yaml and space_hierarchy.yaml for a room the server is not in).
+ */
+describe('GET /room_summary and /hierarchy of a room on another Doorstep', () => {
+  let one: TestServer;
+  let two: TestServer;
+  let ann: TestUser;
+  let ben: TestUser;
+  let cert: { certPath: string; keyPath: string; dir: string };
+
+  const freePort = () =>
+    new Promise<number>((resolve, reject) => {
+      const srv = net.createServer();
+      srv.once('error', reject);
+      srv.listen(0, '127.0.0.1', () => {
+        const { port } = srv.address() as net.AddressInfo;
+        srv.close(() => resolve(port));
+      });
+    });
+
+  async function federating(): Promise<TestServer> {
+    const port = await freePort();
+    return startTestServer({
+      serverName: `localhost:${port}`,
+      listeners: [
+        { port: 0, bindAddresses: ['127.0.0.1'], tls: false, resources: new Set(['client']) },
+        { port, bindAddresses: ['127.0.0.1'], tls: true, resources: new Set(['federation']) },
+      ],
+      tlsCertificatePath: cert.certPath,
+      tlsPrivateKeyPath: cert.keyPath,
+      federationVerifyCertificates: false,
+      ipRangeBlacklist: [],
+    });
+  }
+
+  beforeAll(async () => {
+    cert = selfSignedCert();
+    one = await federating();
+    two = await federating();
+    ann = await registerUser(one.url, 'ann');
+    ben = await registerUser(two.url, 'ben');
+  });
+  afterAll(async () => {
+    await one?.stop();
+    await two?.stop();
+    fs.rmSync(cert.dir, { recursive: true, force: true });
+  });
+
+  const create = async (body: object) => {
+    const res = await as(two.url, ben)('POST', `${v3}/createRoom`, body);
+    if (res.status !== 200) throw new Error(JSON.stringify(res.body));
+    return res.body.room_id as string;
+  };
+
+  it("previews a remote knock room, knocks on it and then sees membership knock", async () => {
+    const room = await create({ room_version: '10', name: 'Ask first', initial_state: [{ type: 'm.room.join_rules', state_key: '', content: { join_rule: 'knock' } }] });
+    const via = `?via=${enc(two.hs.config.serverName)}`;
+    let res = await as(one.url, ann)('GET', `/_matrix/client/v1/room_summary/${enc(room)}${via}`);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ room_id: room, name: 'Ask first', join_rule: 'knock', room_version: '10', num_joined_members: 1, membership: 'leave' });
+    expect(res.body).not.toHaveProperty('children_state');
+
+    expect((await as(one.url, ann)('POST', `${v3}/knock/${enc(room)}${via}`, {})).status).toBe(200);
+    res = await as(one.url, ann)('GET', `/_matrix/client/v1/room_summary/${enc(room)}${via}`);
+    expect(res.status).toBe(200);
+    expect(res.body.membership).toBe('knock');
+  });
+
+  it('answers 404 M_NOT_FOUND for a remote invite-only room', async () => {
+    const room = await create({ preset: 'private_chat' });
+    const res = await as(one.url, ann)('GET', `/_matrix/client/v1/room_summary/${enc(room)}?via=${enc(two.hs.config.serverName)}`);
+    expect(res.status).toBe(404);
+    expect(res.body.errcode).toBe('M_NOT_FOUND');
+  });
+
+  it("walks a remote space, listing the children its server lets us see", async () => {
+    const knock = await create({ room_version: '10', name: 'Knock child', initial_state: [{ type: 'm.room.join_rules', state_key: '', content: { join_rule: 'knock' } }] });
+    const closed = await create({ preset: 'private_chat', name: 'Closed child' });
+    const space = await create({ preset: 'public_chat', name: 'Remote space', creation_content: { type: 'm.space' } });
+    for (const child of [knock, closed]) {
+      const put = await as(two.url, ben)('PUT', `${v3}/rooms/${enc(space)}/state/m.space.child/${enc(child)}`, { via: [two.hs.config.serverName] });
+      expect(put.status).toBe(200);
+      await new Promise((r) => setTimeout(r, 3));
+    }
+    const res = await as(one.url, ann)('GET', `/_matrix/client/v1/rooms/${enc(space)}/hierarchy`);
+    expect(res.status).toBe(200);
+    expect(res.body.rooms.map((r: { room_id: string }) => r.room_id)).toEqual([space, knock]);
+    expect(res.body.rooms[0].children_state.map((c: { state_key: string }) => c.state_key)).toEqual([knock, closed]);
+    expect(res.body.rooms[1]).toMatchObject({ name: 'Knock child', join_rule: 'knock' });
   });
 });
