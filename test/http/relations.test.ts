@@ -137,7 +137,7 @@ describe('GET /rooms/{roomId}/relations/{eventId}', () => {
   it('needs an access token (401 M_MISSING_TOKEN)', async () => {
     const res = await fetch(`${s.url}${v1}/rooms/${enc(roomId)}/relations/${enc(root)}`);
     expect(res.status).toBe(401);
-    expect((await res.json()).errcode).toBe('M_MISSING_TOKEN');
+    expect(((await res.json()) as { errcode: string }).errcode).toBe('M_MISSING_TOKEN');
   });
 
   it('does not list a child that was redacted', async () => {
