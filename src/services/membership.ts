@@ -184,6 +184,13 @@ export function createMembershipService(deps: {
     async leave(roomId, userId, opts) {
       const m = membershipOf(roomId, userId);
       if (!isResident(roomId) && (m === 'knock' || m === 'invite')) {
+        // A room we hold the state of that no server is joined to any more (e.g. one of ours whose
+        // last member left after inviting): there is no one to go through, so the leave is made
+        // here, where the room's own auth rules allow it (Complement rooms_invite_test.go
+        // "Invited user can reject invite for empty room").
+        if (store.getRoom(roomId) && !store.getRoomMembers(roomId).some((x) => x.membership === 'join')) {
+          return send(roomId, userId, userId, withReason({ membership: 'leave' }, opts));
+        }
         // Rescinding a knock or rejecting an invite for a room we are not in.
         return remote().leave(roomId, userId, serversFor(roomId, userId, opts?.servers), withReason({}, opts));
       }

@@ -178,13 +178,6 @@ export function createRoomReadsService(deps: {
     }
   }
 
-  /** The room state at a position: the state after the last event at or before it. */
-  function stateAt(roomId: string, position: number): Map<StateKey, string> {
-    const candidates = store.getRoomEvents({ roomId, dir: 'b', beforeStream: position + 1, afterStream: BOTTOM, limit: 20 });
-    const last = candidates.find((e) => !e.rejected && e.stateGroup !== null);
-    return last ? events.stateAfter(last.eventId) : new Map();
-  }
-
   const checkerFor = (userId: string, roomId: string): VisibilityChecker => visibility.checker(userId, roomId);
 
   const fields = (e: StoredEvent) => ({ type: e.pdu.type, sender: e.pdu.sender, room_id: e.roomId, content: e.pdu.content });

@@ -242,3 +242,18 @@ describe('GET /rooms/{roomId}/joined_members', () => {
     expect(res.body.joined[f.carol.userId]).toEqual({ display_name: 'carol', avatar_url: 'mxc://localhost/carol' });
   });
 });
+
+// spec: client-server-api "Leaving rooms" (rejecting an invite); Complement rooms_invite_test.go
+// "Invited user can reject invite for empty room".
+describe('POST /rooms/{roomId}/leave', () => {
+  it('rejects an invite to one of our rooms that everyone has left', async () => {
+    const roomId = await createRoom(f.A, { preset: 'private_chat' });
+    expect((await f.A('POST', `${v3}/rooms/${enc(roomId)}/invite`, { user_id: f.bob.userId })).status).toBe(200);
+    expect((await f.A('POST', `${v3}/rooms/${enc(roomId)}/leave`, {})).status).toBe(200);
+    const res = await f.B('POST', `${v3}/rooms/${enc(roomId)}/leave`, {});
+    expect(res.status).toBe(200);
+    expect(f.s.hs.store.getMembership(roomId, f.bob.userId)?.membership).toBe('leave');
+    const body = await sync(f.s.url, f.bob, { timeout: 0 });
+    expect(body.rooms?.invite?.[roomId]).toBeUndefined();
+  });
+});
