@@ -1,6 +1,13 @@
 /**
  * The client event format (spec: client-server-api "Room Event Format"): what /sync,
  * /messages, /state, /event and /context return for a stored PDU.
+ *
+ * With a viewer, `unsigned.membership` is the viewer's membership "at the point of the event,
+ * including any changes caused by the event", `leave` when they had none (MSC4115;
+ * client_event_without_room_id.yaml). It is read from the event's state group (the state after
+ * it) by one point query, and cached per (group, user): groups are immutable, and consecutive
+ * non-state events share one. Outliers (no state group) carry it only when they are the viewer's
+ * own membership event.
  */
 import { redactEvent } from '../core/redaction';
 import { roomVersion, type RoomVersion } from '../core/room-versions';
@@ -30,8 +37,32 @@ export interface ClientEventFormatter {
   formatById(eventId: string, viewer?: Viewer): ClientEvent | undefined;
 }
 
-export function createClientEventFormatter(deps: { store: Store; now: () => number }): ClientEventFormatter {
+/** Entries kept in the (state group, user) → membership cache. */
+const MEMBERSHIP_CACHE_SIZE = 20_000;
+
+export function createClientEventFormatter(deps: { store: Store; now: () => number; bundle?: (e: StoredEvent, viewer: Viewer | undefined, format: ClientEventFormatter['format']) => JsonObject | undefined }): ClientEventFormatter {
   const { store, now } = deps;
+  const memberships = new Map<string, string>();
+
+  /** The user's membership in the state after `e` (unsigned.membership); undefined when unknown. */
+  function membershipAfter(e: StoredEvent, userId: string): string | undefined {
+    const p = e.pdu;
+    if (p.type === 'm.room.member' && p.state_key === userId && !e.rejected && typeof p.content.membership === 'string') {
+      return p.content.membership;
+    }
+    if (e.stateGroup === null) return undefined;
+    const cacheKey = `${e.stateGroup}\n${userId}`;
+    let m = memberships.get(cacheKey);
+    if (m === undefined) {
+      const key = stateKey('m.room.member', userId);
+      const id = store.getStateGroupEntries(e.stateGroup, [key]).get(key);
+      const c = id ? store.getEvent(id)?.pdu.content.membership : undefined;
+      m = typeof c === 'string' ? c : 'leave';
+      if (memberships.size >= MEMBERSHIP_CACHE_SIZE) memberships.delete(memberships.keys().next().value!);
+      memberships.set(cacheKey, m);
+    }
+    return m;
+  }
   const versions = new Map<string, RoomVersion>();
   const versionOf = (roomId: string): RoomVersion => {
     let v = versions.get(roomId);
@@ -90,10 +121,16 @@ export function createClientEventFormatter(deps: { store: Store; now: () => numb
         unsigned[membership === 'knock' ? 'knock_room_state' : 'invite_room_state'] = stripped as unknown as JsonObject[];
       }
     }
+    if (viewer) {
+      const membership = membershipAfter(e, viewer.userId);
+      if (membership !== undefined) unsigned.membership = membership;
+    }
     if (viewer?.deviceId && p.sender === viewer.userId) {
       const txn = store.getClientTxnForEvent(e.eventId);
       if (txn && txn.deviceId === viewer.deviceId && txn.userId === viewer.userId) unsigned.transaction_id = txn.txnId;
     }
+    const relations = deps.bundle?.(e, viewer, format); // bundled aggregations (services/relations.ts)
+    if (relations) unsigned['m.relations'] = relations;
     return out;
   }
 

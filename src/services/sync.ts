@@ -14,8 +14,32 @@
  * filter has `include_leave`; never for forgotten rooms). A room moves between sections when
  * the user's membership event is newer than `since`.
  *
- * Not implemented: highlight counts (always 0), per-thread unread counts, presence (always
- * empty), `use_state_after`, `event_fields`/`event_format` (all fields are returned, in the
+ * Timelines: `limited` is true exactly when an event the filter and history visibility would
+ * have returned was left out (older than the first one returned, after `since`); the `state` of
+ * an incremental sync is the delta between `since` and the timeline's start whenever the
+ * timeline does not hold every state change of that gap (it was limited, or state events were
+ * filtered out), as sync.yaml describes `state`.
+ *
+ * Presence (spec "Presence", sync.yaml `presence`): an initial sync carries the presence of
+ * every user sharing a joined room with the user (and their own) who is not offline; an
+ * incremental one the changes since the last response this device was given, plus users newly
+ * sharing a room. The presence stream is in memory (services/presence.ts): a device whose
+ * `since` is not the last `next_batch` it was given (or after a restart) is sent every change
+ * the server has seen since it started — duplicates, never losses of what is tracked. The
+ * filter's `presence` section applies. A /sync sets the user's presence from `set_presence`.
+ *
+ * `m.push_rules`: an initial sync's global account data carries the user's full ruleset
+ * (push-rules.ts); after a change it arrives as the account data the change wrote.
+ *
+ * Ignored users (m.ignored_user_list; spec "Ignoring Users"): invites they sent are not sent,
+ * their non-state events are left out of timelines (state events still come).
+ *
+ * Forgotten rooms: never in an initial sync; a leave that happened after `since` is still sent
+ * on the incremental sync even if the room was forgotten since, so that the user's other devices
+ * learn it was left (as Synapse and Complement's "Leave for forgotten room shows up in v2
+ * incremental /sync"); later syncs never show it again.
+ *
+ * Not implemented: highlight counts (always 0), per-thread unread counts, `use_state_after`, `event_fields`/`event_format` (all fields are returned, in the
  * client format), remembering which member events a device was sent (lazy loading may
  * repeat some: allowed by the spec).
  */
@@ -28,6 +52,8 @@ import type { E2eKeysService } from './e2e-keys';
 import { filterAllows, roomAllowed, type FilterDefinition, type FilterService } from './filters';
 import type { MembershipService } from './membership';
 import type { Change, Notifier } from './notifier';
+import type { PresenceService } from './presence';
+import type { PushRulesService } from './push-rules';
 import { receiptContent } from './receipts';
 import type { RoomEventFilter } from './room-event-filter';
 import { TO_DEVICE_SYNC_LIMIT } from './to-device';
@@ -55,7 +81,7 @@ export interface SyncRequest {
   fullState: boolean;
   /** A filter ID or inline filter JSON. */
   filter?: string;
-  /** Accepted; presence is not tracked. */
+  /** The presence a sync sets (sync.yaml `set_presence`; absent: online). */
   setPresence?: string;
   /** Aborted when the client goes away: the request stops waiting and resolves null. */
   signal?: AbortSignal;
@@ -78,6 +104,8 @@ interface Computed {
 interface Timeline {
   events: StoredEvent[];
   limited: boolean;
+  /** A state event in the scanned gap was left out (filtered or hidden): the state delta is needed. */
+  skippedState: boolean;
   prevBatch: string;
 }
 
@@ -90,16 +118,21 @@ export function createSyncService(deps: {
   filters: FilterService;
   typing: TypingService;
   e2eKeys: E2eKeysService;
+  presence: PresenceService;
+  pushRules: Pick<PushRulesService, 'getRules'>;
   logger: Logger;
 }): SyncService {
-  const { store, notifier, membership, clientEvents, visibility, filters, typing, e2eKeys } = deps;
+  const { store, notifier, membership, clientEvents, visibility, filters, typing, e2eKeys, presence, pushRules } = deps;
   const log = deps.logger.child('sync');
   const waiting = new Set<() => void>();
   let closed = false;
+  /** Per device: the last `next_batch` computed for it and the presence serial it covered. */
+  const presenceSent = new Map<string, { token: string; serial: number }>();
 
   function sync(req: SyncRequest): Promise<JsonObject | null> {
     const filter = filters.resolve(req.userId, req.filter);
     const since = req.since !== undefined ? parseSyncToken(req.since) : undefined;
+    presence.syncing(req.userId, req.setPresence);
     const run = () => compute(req, since, filter);
     const first = run();
     const timeout = Math.min(Math.max(0, req.timeoutMs), MAX_SYNC_TIMEOUT_MS);
@@ -148,8 +181,19 @@ export function createSyncService(deps: {
   /** Whether a committed change may matter to the user's sync (cheap; compute decides). */
   function concerns(change: Change, userId: string): boolean {
     if (change.userIds?.includes(userId)) return true;
+    if (change.stream === 'presence') return (change.userIds ?? []).some((u) => sharesJoinedRoom(u, userId));
     if (change.roomId !== undefined) return store.getMembership(change.roomId, userId)?.membership === 'join';
     return false;
+  }
+
+  function sharesJoinedRoom(a: string, b: string): boolean {
+    return store.getRoomsForUser(a).some((m) => m.membership === 'join' && store.getMembership(m.roomId, b)?.membership === 'join');
+  }
+
+  /** The users in the user's m.ignored_user_list (spec "Ignoring Users"). */
+  function ignoredUsers(userId: string): Set<string> {
+    const list = store.getAccountData(userId, '', 'm.ignored_user_list')?.ignored_users;
+    return new Set(list && typeof list === 'object' && !Array.isArray(list) ? Object.keys(list) : []);
   }
 
   function compute(req: SyncRequest, sinceToken: SyncPosition | undefined, filter: FilterDefinition): Computed {
@@ -162,6 +206,7 @@ export function createSyncService(deps: {
       typing: typing.position(),
       deviceLists: store.maxDeviceListStream(),
     };
+    const presenceSerial = presence.position();
     // A token from before a restart (typing) or a reset database: never beyond now.
     const since: SyncPosition | undefined = sinceToken && {
       events: Math.min(sinceToken.events, upto.events),
@@ -207,6 +252,11 @@ export function createSyncService(deps: {
       return typeof c === 'string' ? c : undefined;
     };
     const format = (e: StoredEvent): ClientEvent => clientEvents.format(e, viewer);
+    const ignored = ignoredUsers(userId);
+    /** Ignored users' non-state events are not sent ("Ignoring Users"). */
+    const notIgnored = (e: StoredEvent) => !ignored.size || e.pdu.state_key !== undefined || !ignored.has(e.pdu.sender);
+    let shared: Set<string> | undefined;
+    const sharedNow = () => (shared ??= e2eKeys.usersSharingRoomsWith(userId));
     const isOwnMembership = (e: StoredEvent) => e.pdu.type === 'm.room.member' && e.pdu.state_key === userId;
 
     // Account data written since the last sync (all of it on an initial sync).
@@ -226,31 +276,34 @@ export function createSyncService(deps: {
     };
 
     function loadTimeline(roomId: string, lower: number, upper: number, f: RoomEventFilter | undefined, maySee: (e: StoredEvent) => boolean): Timeline {
+      // One event more than the limit is looked for: `limited` means that one exists.
       const out: StoredEvent[] = [];
       let cursor = upper + 1;
       let scanned = 0;
       let exhausted = false;
-      const batch = Math.max(limit + 1, 20);
-      fill: while (out.length < limit) {
+      let skippedState = false;
+      const batch = Math.max(limit + 2, 20);
+      fill: for (;;) {
         const rows = store.getRoomEvents({ roomId, afterStream: lower, beforeStream: cursor, dir: 'b', limit: batch });
         for (const e of rows) {
           cursor = e.streamOrdering;
           scanned += 1;
-          if (!e.rejected && filterAllows(f, e.pdu) && (isOwnMembership(e) || maySee(e))) {
+          if (!e.rejected && filterAllows(f, e.pdu) && (isOwnMembership(e) || (notIgnored(e) && maySee(e)))) {
             out.push(e);
-            if (out.length >= limit) break fill;
-          }
+            if (out.length > limit) break fill;
+          } else if (!e.rejected && e.pdu.state_key !== undefined) skippedState = true;
         }
         if (rows.length < batch) {
           exhausted = true;
           break;
         }
+        // Too much scanned without filling the timeline: what is left may hold more (limited).
         if (scanned >= MAX_SCANNED) break;
       }
-      const limited =
-        !exhausted && store.getRoomEvents({ roomId, afterStream: lower, beforeStream: cursor, dir: 'b', limit: 1 }).length > 0;
+      const limited = out.length > limit || !exhausted;
+      if (out.length > limit) out.pop();
       out.reverse();
-      return { events: out, limited, prevBatch: encodeEventToken(out.length ? out[0]!.streamOrdering - 1 : upper) };
+      return { events: out, limited, skippedState, prevBatch: encodeEventToken(out.length ? out[0]!.streamOrdering - 1 : upper) };
     }
 
     /** State event IDs for a room entry, after the state filter and lazy loading. */
@@ -363,7 +416,7 @@ export function createSyncService(deps: {
       const summary = wantSummary ? summaryOf(roomId) : undefined;
       const state = stateFor(roomId, timeline, {
         full: initialLike || fullState,
-        deltaFrom: !initialLike && !fullState && timeline.limited ? since!.events : undefined,
+        deltaFrom: !initialLike && !fullState && (timeline.limited || timeline.skippedState) ? since!.events : undefined,
         upper: upto.events,
         includeSelf: initialLike || fullState,
         extraMembers: summary?.heroes,
@@ -408,7 +461,7 @@ export function createSyncService(deps: {
       const fromScratch = !joinedAtSince || fullState;
       const state = stateFor(roomId, timeline, {
         full: fromScratch && everJoined,
-        deltaFrom: !fromScratch && timeline.limited ? since!.events : undefined,
+        deltaFrom: !fromScratch && (timeline.limited || timeline.skippedState) ? since!.events : undefined,
         upper: m.streamOrdering,
         includeSelf: fromScratch,
       });
@@ -437,21 +490,26 @@ export function createSyncService(deps: {
           break;
         }
         case 'invite':
-          if (changed) invite[m.roomId] = { invite_state: { events: membership.strippedStateFor(m.roomId, userId) as unknown as JsonObject[] } };
+          if (changed && !ignored.has(m.sender)) invite[m.roomId] = { invite_state: { events: membership.strippedStateFor(m.roomId, userId) as unknown as JsonObject[] } };
           break;
         case 'knock':
           if (changed) knock[m.roomId] = { knock_state: { events: membership.strippedStateFor(m.roomId, userId) as unknown as JsonObject[] } };
           break;
         case 'leave':
         case 'ban':
-          if (changed && (since || includeLeave) && !store.isForgotten(userId, m.roomId)) leave[m.roomId] = leftRoom(m);
+          // Forgotten: left out of initial syncs; a leave newer than `since` is still sent (file comment).
+          if (changed && (since ? true : includeLeave && !store.isForgotten(userId, m.roomId))) leave[m.roomId] = leftRoom(m);
           break;
       }
     }
 
-    const globalData = accountData
-      .filter((a) => a.roomId === '' && filterAllows(filter.account_data, { type: a.type, sender: userId }))
+    const globalData: JsonObject[] = accountData
+      // An initial sync's m.push_rules is the current ruleset (below), not what a change last wrote.
+      .filter((a) => a.roomId === '' && (since || a.type !== 'm.push_rules') && filterAllows(filter.account_data, { type: a.type, sender: userId }))
       .map((a) => ({ type: a.type, content: a.content }));
+    if (!since && filterAllows(filter.account_data, { type: 'm.push_rules', sender: userId })) {
+      globalData.push({ type: 'm.push_rules', content: pushRules.getRules(userId) as unknown as JsonObject });
+    }
 
     // Send-to-device: what the previous response delivered is acknowledged by this `since`.
     const ackedToDevice = since?.toDevice ?? 0;
@@ -459,12 +517,14 @@ export function createSyncService(deps: {
     const toDevice = store.getToDeviceMessages(userId, deviceId, ackedToDevice, TO_DEVICE_SYNC_LIMIT);
     const toDevicePosition = toDevice.length ? toDevice[toDevice.length - 1]!.id : ackedToDevice;
 
+    const nextBatch = encodeSyncToken({ ...upto, toDevice: toDevicePosition });
+    const presenceEvents = presenceSection(req, since !== undefined, nextBatch, presenceSerial, filter, sharedNow, memberChanges.joined);
     const body: JsonObject = {
-      next_batch: encodeSyncToken({ ...upto, toDevice: toDevicePosition }),
+      next_batch: nextBatch,
       rooms: { join, invite, knock, leave },
       account_data: { events: globalData },
       to_device: { events: toDevice.map((t) => ({ sender: t.sender, type: t.type, content: t.content })) },
-      presence: { events: [] },
+      presence: { events: presenceEvents },
       device_one_time_keys_count: e2eKeys.oneTimeKeyCounts({ userId, deviceId }),
       device_unused_fallback_key_types: e2eKeys.unusedFallbackKeyTypes({ userId, deviceId }),
     };
@@ -473,8 +533,6 @@ export function createSyncService(deps: {
     let deviceListsChanged = false;
     if (since) {
       const changedKeys = store.getDeviceListChangesBetween(since.deviceLists, upto.deviceLists);
-      let shared: Set<string> | undefined;
-      const sharedNow = () => (shared ??= e2eKeys.usersSharingRoomsWith(userId));
       const changed = new Set<string>();
       const left = new Set<string>();
       for (const u of changedKeys) if (sharedNow().has(u)) changed.add(u);
@@ -491,9 +549,43 @@ export function createSyncService(deps: {
       !Object.keys(leave).length &&
       !globalData.length &&
       !toDevice.length &&
+      !presenceEvents.length &&
       !deviceListsChanged;
     log.debug('sync computed', { userId, deviceId, incremental: since !== undefined, empty });
     return { body, empty };
+  }
+
+  /**
+   * The `presence` section (file comment). `newlyShared`: users who joined one of the user's
+   * rooms, or the members of a room the user joined, in this response.
+   */
+  function presenceSection(
+    req: SyncRequest,
+    incremental: boolean,
+    nextBatch: string,
+    serial: number,
+    filter: FilterDefinition,
+    sharedNow: () => Set<string>,
+    newlyShared: Iterable<string>,
+  ): JsonObject[] {
+    if (!presence.enabled) return [];
+    const { userId, deviceId } = req;
+    const device = `${userId}\n${deviceId}`;
+    const sent = presenceSent.get(device);
+    presenceSent.set(device, { token: nextBatch, serial });
+    const users = new Set<string>();
+    if (!incremental) {
+      for (const u of sharedNow()) if (presence.isOnline(u)) users.add(u);
+    } else {
+      const from = sent && sent.token === req.since ? sent.serial : 0;
+      const changed = presence.changedSince(from);
+      for (const u of changed) if (u === userId || sharedNow().has(u)) users.add(u);
+      for (const u of newlyShared) if (sharedNow().has(u)) users.add(u);
+    }
+    const pf = filter.presence;
+    const out: JsonObject[] = [];
+    for (const u of users) if (filterAllows(pf, { type: 'm.presence', sender: u })) out.push(presence.event(u));
+    return pf?.limit !== undefined ? out.slice(0, pf.limit) : out;
   }
 
   return {

@@ -61,7 +61,8 @@ describe('GET /sync (initial)', () => {
     expect(room.summary).toEqual({ 'm.heroes': [], 'm.joined_member_count': 1, 'm.invited_member_count': 0 });
     expect(body.account_data).toEqual({ events: expect.any(Array) });
     expect(body.to_device).toEqual({ events: [] });
-    expect(body.presence).toEqual({ events: [] });
+    // The user's own presence: the sync set it (set_presence defaults to online; sync-presence.test.ts).
+    expect(body.presence).toEqual({ events: [expect.objectContaining({ type: 'm.presence', sender: alice.userId })] });
     expect(body.device_one_time_keys_count).toEqual({ signed_curve25519: 0 });
     expect(body.device_unused_fallback_key_types).toEqual([]);
     expect(body.device_lists).toBeUndefined(); // only on incremental syncs
