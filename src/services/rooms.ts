@@ -353,14 +353,17 @@ export function createRoomsService(deps: {
   /**
    * A member event a client PUTs itself: for join, invite and knock of a local user, the
    * displayname and avatar_url it leaves out come from that user's profile (as membership
-   * changes made through /join do); every key it gives, custom ones included, is kept.
+   * changes made through /join do); every key it gives, custom ones included, is kept, except
+   * `join_authorised_via_users_server`, which only the restricted-join check of /join may set
+   * (else a client could name an authoriser and walk into a restricted room; as Synapse).
    */
   function withProfileDefaults(target: string, content: JsonObject): JsonObject {
-    const m = content.membership;
-    if (m !== 'join' && m !== 'invite' && m !== 'knock') return content;
-    if (!target.endsWith(`:${serverName}`)) return content;
-    const u = store.getUser(target);
     const out: JsonObject = { ...content };
+    delete out.join_authorised_via_users_server;
+    const m = content.membership;
+    if (m !== 'join' && m !== 'invite' && m !== 'knock') return out;
+    if (!target.endsWith(`:${serverName}`)) return out;
+    const u = store.getUser(target);
     if (!('displayname' in out) && u?.displayname) out.displayname = u.displayname;
     if (!('avatar_url' in out) && u?.avatarUrl) out.avatar_url = u.avatarUrl;
     return out;

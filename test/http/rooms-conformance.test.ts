@@ -162,6 +162,22 @@ describe('PUT /rooms/{roomId}/state/{eventType}/{stateKey}', () => {
     expect(new Set([first.body.event_id, changed.body.event_id, byBob.body.event_id]).size).toBe(3);
   });
 
+  // spec: room versions 8+ auth rules, restricted joins ("join_authorised_via_users_server"):
+  // only the server's own restricted-join check may name an authoriser.
+  it('refuses with 403 a member event PUT into a restricted room naming its own authoriser', async () => {
+    const space = await createRoom(f.A);
+    const roomId = await createRoom(f.A, {
+      room_version: '8',
+      initial_state: [{ type: 'm.room.join_rules', state_key: '', content: { join_rule: 'restricted', allow: [{ type: 'm.room_membership', room_id: space }] } }],
+    });
+    const res = await f.B('PUT', `${v3}/rooms/${enc(roomId)}/state/m.room.member/${enc(f.bob.userId)}`, {
+      membership: 'join', join_authorised_via_users_server: f.alice.userId,
+    });
+    expect(res.status).toBe(403);
+    expect(res.body.errcode).toBe('M_FORBIDDEN');
+    expect(f.s.hs.store.getMembership(roomId, f.bob.userId)).toBeUndefined();
+  });
+
   // Complement sync_archive_test.go PUTs its own member event with a custom key.
   it('keeps custom keys in a member event a user PUTs for itself and fills the displayname from the profile', async () => {
     const roomId = await createRoom(f.A, { preset: 'public_chat' });
