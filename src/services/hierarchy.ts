@@ -161,6 +161,7 @@ export function createHierarchyService(deps: { summaries: RoomSummaryService; lo
         let remote = fromRemote.get(next.roomId);
         // A sub-space to descend into is asked itself: another server's `children` entry may not list its children.
         if ((!remote || (isSpace(remote) && descend)) && remoteLookups < MAX_REMOTE_LOOKUPS) {
+          if (remoteLookups === 0) summaries.takeRemoteLookup(userId, undefined); // a walk that needs federation
           remoteLookups++;
           const res = await summaries.remoteHierarchy(next.roomId, next.via, q.suggestedOnly);
           if (res) {

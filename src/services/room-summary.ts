@@ -28,6 +28,7 @@ import type { Logger } from '../log';
 import type { Store } from '../storage/store';
 import type { DirectoryService, PublicRoomsChunk } from './directory';
 import type { EventsService } from './events';
+import { createRateLimiter, type RateLimitConfig } from './ratelimit';
 import type { VisibilityService } from './visibility';
 
 /** spec: definitions/room_summary.yaml. */
@@ -68,7 +69,12 @@ export type Previewer = { userId?: string; origin?: string };
 
 export interface RoomSummaryService {
   /** GET /_matrix/client/v1/room_summary/{roomIdOrAlias}: 404 M_NOT_FOUND unless the requester may preview it. */
-  summary(userId: string | undefined, roomIdOrAlias: string, via: readonly string[]): Promise<RoomSummaryResponse>;
+  summary(userId: string | undefined, roomIdOrAlias: string, via: readonly string[], clientIp?: string): Promise<RoomSummaryResponse>;
+  /**
+   * Takes one remote-preview token for the requester (a user ID, or none: then the client address)
+   * or throws 429 M_LIMIT_EXCEEDED; called before asking other servers.
+   */
+  takeRemoteLookup(userId: string | undefined, clientIp: string | undefined): void;
   /** Whether a local user (joined) is in the room here, i.e. this server has its current state. */
   isResident(roomId: string): boolean;
   /** The summary of a room this server is in, from its current state. */
@@ -89,11 +95,20 @@ export interface RoomSummaryService {
 /** Memberships that let a user preview a room whatever its rules (room_summary.yaml: invite, knock). */
 const MEMBER_PREVIEW: ReadonlySet<string> = new Set(['join', 'invite', 'knock']);
 
-/** At most this many servers are asked for one room (a `via` list is the client's). */
-const MAX_SERVERS = 10;
+/** At most this many servers are asked for one room (a `via` list is the client's; as Synapse). */
+const MAX_SERVERS = 3;
 
 /** Remote hierarchy requests give up after this long (one room preview must not hang a client). */
 const REMOTE_TIMEOUT_MS = 10_000;
+
+/**
+ * Previews that need a federation request are rate limited per requester (Synapse's fixed room
+ * summary limit, 5/s with a burst of 10), and more heavily without an access token, per client
+ * address (room_summary.yaml: "Servers should consider rate limiting requests that require a
+ * federation request more heavily if the client is unauthenticated"): 429 M_LIMIT_EXCEEDED.
+ */
+export const REMOTE_PREVIEW_LIMIT: RateLimitConfig = { perSecond: 5, burstCount: 10 };
+export const UNAUTHENTICATED_REMOTE_PREVIEW_LIMIT: RateLimitConfig = { perSecond: 1, burstCount: 5 };
 
 const isStringArray = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
 
@@ -106,9 +121,17 @@ export function createRoomSummaryService(deps: {
   fedclient?: FederationClient;
   serverName: string;
   logger: Logger;
+  now: () => number;
 }): RoomSummaryService {
   const { store, events, visibility, directory, serverName } = deps;
   const log = deps.logger.child('room-summary');
+  const remoteLimiter = createRateLimiter(REMOTE_PREVIEW_LIMIT, deps.now);
+  const anonymousLimiter = createRateLimiter(UNAUTHENTICATED_REMOTE_PREVIEW_LIMIT, deps.now);
+
+  function takeRemoteLookup(userId: string | undefined, clientIp: string | undefined): void {
+    if (userId !== undefined) remoteLimiter.take(userId);
+    else anonymousLimiter.take(clientIp ?? 'unknown');
+  }
 
   const isResident = (roomId: string) => store.getRoom(roomId) !== undefined && events.serverInRoom(roomId, serverName);
 
@@ -269,14 +292,16 @@ export function createRoomSummaryService(deps: {
 
   const notPreviewable = () => notFound('Room not found or not accessible');
 
-  async function summary(userId: string | undefined, roomIdOrAlias: string, via: readonly string[]): Promise<RoomSummaryResponse> {
+  async function summary(userId: string | undefined, roomIdOrAlias: string, via: readonly string[], clientIp?: string): Promise<RoomSummaryResponse> {
     const { roomId, servers } = await resolve(roomIdOrAlias, via);
     let result: RoomSummaryResponse;
     if (isResident(roomId)) {
       if (!mayPreviewLocal(roomId, userId !== undefined ? { userId } : {})) throw notPreviewable();
       result = localSummary(roomId);
     } else {
-      const remote = await remoteHierarchy(roomId, servers, false);
+      takeRemoteLookup(userId, clientIp);
+      // Only the room itself is wanted: suggested_only keeps the answer small (as Synapse).
+      const remote = await remoteHierarchy(roomId, servers, true);
       if (!remote || !mayPreviewRemote(remote.room, userId)) throw notPreviewable();
       const { children_state: _children, ...room } = remote.room;
       result = room;
@@ -289,6 +314,6 @@ export function createRoomSummaryService(deps: {
     return result;
   }
 
-  return { summary, isResident, localSummary, spaceChildren, mayPreviewLocal, mayPreviewRemote, remoteHierarchy };
+  return { summary, takeRemoteLookup, isResident, localSummary, spaceChildren, mayPreviewLocal, mayPreviewRemote, remoteHierarchy };
 }
 

@@ -11,6 +11,7 @@
 import { as, call, enc, registerUser, type TestUser } from '../helpers/client';
 import { json, startHttpsPeer, type HttpsPeer } from '../helpers/https-peer';
 import { startTestServer, type TestServer } from '../helpers/server';
+import { UNAUTHENTICATED_REMOTE_PREVIEW_LIMIT } from '../../src/services/room-summary';
 
 const v3 = '/_matrix/client/v3';
 const SUMMARY = '/_matrix/client/v1/room_summary';
@@ -214,7 +215,7 @@ describe('GET /_matrix/client/v1/room_summary/{roomIdOrAlias} for a room on anot
   it("answers the remote server's summary when the room is knockable there", async () => {
     peer.requests.length = 0;
     peer.handler = (req, res) => {
-      if (decodeURIComponent(req.url).startsWith(`/_matrix/federation/v1/hierarchy/${remoteRoom()}?suggested_only=false`)) json(res, 200, { room: remoteSummary('knock'), children: [], inaccessible_children: [] });
+      if (decodeURIComponent(req.url).startsWith(`/_matrix/federation/v1/hierarchy/${remoteRoom()}?suggested_only=true`)) json(res, 200, { room: remoteSummary('knock'), children: [], inaccessible_children: [] });
       else json(res, 404, { errcode: 'M_NOT_FOUND', error: 'nope' });
     };
     const res = await summaryAs(bob, remoteRoom(), `?via=${enc(remote)}`);
@@ -230,6 +231,23 @@ describe('GET /_matrix/client/v1/room_summary/{roomIdOrAlias} for a room on anot
     const res = await summaryAs(bob, remoteRoom(), `?via=${enc(remote)}`);
     expect(res.status).toBe(404);
     expect(res.body.errcode).toBe('M_NOT_FOUND');
+  });
+
+  it('answers 429 M_LIMIT_EXCEEDED when unauthenticated previews that need federation come too fast', async () => {
+    peer.handler = (_req, res) => json(res, 200, { room: remoteSummary('public'), children: [], inaccessible_children: [] });
+    const statuses: number[] = [];
+    let limited: { errcode?: string; retry_after_ms?: number } | undefined;
+    for (let i = 0; i < UNAUTHENTICATED_REMOTE_PREVIEW_LIMIT.burstCount + 1; i++) {
+      const res = await summaryAs(undefined, remoteRoom(), `?via=${enc(remote)}`);
+      statuses.push(res.status);
+      if (res.status === 429) limited = res.body;
+    }
+    expect(statuses.slice(0, -1)).toEqual(new Array(UNAUTHENTICATED_REMOTE_PREVIEW_LIMIT.burstCount).fill(200));
+    expect(statuses.at(-1)).toBe(429);
+    expect(limited).toMatchObject({ errcode: 'M_LIMIT_EXCEEDED', retry_after_ms: expect.any(Number) });
+    // A local room needs no federation request and is not limited.
+    const local = await createRoom({ joinRule: 'public' });
+    expect((await summaryAs(undefined, local)).status).toBe(200);
   });
 
   it('answers 404 M_NOT_FOUND when the remote server refuses or answers another room', async () => {

@@ -28,7 +28,7 @@ export function roomSummaryRoutes(s: Pick<Services, 'roomSummary' | 'hierarchy'>
         '/_matrix/client/unstable/im.nheko.summary/rooms/:roomIdOrAlias/summary',
       ],
       auth: 'optional',
-      handle: (req) => s.roomSummary.summary(req.requester?.userId, req.params.roomIdOrAlias!, req.query('via')),
+      handle: (req) => s.roomSummary.summary(req.requester?.userId, req.params.roomIdOrAlias!, req.query('via'), req.clientIp),
     },
     {
       method: 'GET',
