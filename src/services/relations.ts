@@ -17,7 +17,7 @@
  * history visibility is services/visibility.ts's, per event.
  */
 import type { JsonObject } from '../core/types';
-import { forbidden, notFound } from '../errors';
+import { MatrixError, forbidden, notFound } from '../errors';
 import type { Store, StoredEvent } from '../storage/store';
 import type { RelationRecord } from '../storage/relations';
 import type { ClientEvent, Viewer } from './client-events';
@@ -83,6 +83,19 @@ export interface RelationsService {
    * undefined when there are none. The client-event formatter calls it, passing itself.
    */
   bundle(e: StoredEvent, viewer: Viewer | undefined, format: FormatEvent): JsonObject | undefined;
+  /**
+   * spec "Threading", "Validation of m.thread relationships": a client event that starts a thread
+   * off an event which itself has an `m.relates_to` with a rel_type is 400 M_UNKNOWN. For the
+   * send path to call before the event is made (RoomsService.sendMessage); other content passes.
+   */
+  checkNewRelation(roomId: string, content: JsonObject): void;
+  /**
+   * The thread an event belongs to, as threaded receipts name it (spec receipts module
+   * "Threaded read receipts"): the root's ID for an m.thread event and for an event related to
+   * one by other relations (an edit or reaction of a thread event); `main` otherwise, thread
+   * roots included ("Thread roots are considered to be in the main timeline").
+   */
+  threadOf(eventId: string): string;
 }
 
 const BOTTOM = Number.MIN_SAFE_INTEGER;
@@ -290,5 +303,28 @@ export function createRelationsService(deps: {
     }
   }
 
-  return { relations, threads, bundle };
+  function checkNewRelation(roomId: string, content: JsonObject): void {
+    const rel = content['m.relates_to'];
+    if (typeof rel !== 'object' || rel === null || Array.isArray(rel) || rel.rel_type !== 'm.thread') return;
+    const target = typeof rel.event_id === 'string' ? store.getEvent(rel.event_id) : undefined;
+    if (!target || target.roomId !== roomId) return; // "Relationships which don't match … are simply ignored"
+    const targetRel = target.pdu.content['m.relates_to'];
+    if (typeof targetRel === 'object' && targetRel !== null && !Array.isArray(targetRel) && typeof targetRel.rel_type === 'string') {
+      throw new MatrixError('M_UNKNOWN', 'Cannot start a thread from an event with a relation', { status: 400 });
+    }
+  }
+
+  function threadOf(eventId: string): string {
+    let id = eventId;
+    // Implementations "should be careful to not infinitely recurse": a few hops at most.
+    for (let hops = 0; hops < 5; hops++) {
+      const r = store.getRelation(id);
+      if (!r) break;
+      if (r.relType === 'm.thread') return r.relatesToId;
+      id = r.relatesToId;
+    }
+    return 'main';
+  }
+
+  return { relations, threads, bundle, checkNewRelation, threadOf };
 }

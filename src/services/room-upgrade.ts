@@ -9,7 +9,8 @@
  *    room's `type` and `m.federate`;
  * 3. the transferable state is copied: server ACL, encryption, name, avatar, topic, guest access,
  *    history visibility, join rules (when the new version knows the rule), power levels, and the
- *    canonical alias; bans are copied; nobody is invited;
+ *    canonical alias; a space's m.space.child events and the bans are copied too (as Synapse);
+ *    nobody is invited;
  * 4. the local aliases move to the new room (its directory listing too);
  * 5. the old room gets the tombstone;
  * 6. the old room's `events_default` and `invite` are raised to max(50, users_default + 1), when
@@ -20,7 +21,7 @@
  */
 import { POWER_LEVEL_FIELDS, parsePowerLevels, parsePowerLevelValue, requiredPowerLevel, userPowerLevel } from '../core/auth';
 import { isSupportedRoomVersion, roomVersion, type RoomVersion } from '../core/room-versions';
-import type { JsonObject, JsonValue } from '../core/types';
+import { splitStateKey, type JsonObject, type JsonValue } from '../core/types';
 import { badJson, unsupportedRoomVersion } from '../errors';
 import type { Logger } from '../log';
 import type { Store } from '../storage/store';
@@ -184,6 +185,13 @@ export function createRoomUpgradeService(deps: {
         if (!content) continue;
         if (type === 'm.room.join_rules' && !joinRuleAllowed(content.join_rule, version)) continue;
         send(type, content);
+      }
+      // As Synapse: a space keeps its children (each m.space.child state event with content).
+      for (const [key, id] of store.getCurrentState(oldRoomId)) {
+        const [type, childKey] = splitStateKey(key);
+        if (type !== 'm.space.child') continue;
+        const content = store.getEvent(id)?.pdu.content;
+        if (content && Object.keys(content).length) send(type, content, childKey);
       }
       for (const b of bans) {
         const reason = store.getEvent(b.eventId)?.pdu.content.reason;

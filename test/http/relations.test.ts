@@ -323,6 +323,39 @@ describe('bundled aggregations (unsigned["m.relations"])', () => {
   });
 });
 
+describe('RelationsService.checkNewRelation', () => {
+  it('refuses with 400 M_UNKNOWN a thread started off an event that has a relation, and passes other content', async () => {
+    const roomId = await createRoom(A, { preset: 'public_chat' });
+    const root = await sendEvent(A, roomId, 'm.room.message', text('root'));
+    const child = await sendEvent(A, roomId, 'm.room.message', text('child', rel('m.thread', root)));
+    const check = (content: object) => s.hs.services.relations.checkNewRelation(roomId, content as never);
+    // spec "Validation of m.thread relationships"
+    expect(() => check(text('nested', rel('m.thread', child)))).toThrow(expect.objectContaining({ errcode: 'M_UNKNOWN', status: 400 }));
+    expect(() => check(text('fine', rel('m.thread', root)))).not.toThrow();
+    expect(() => check(text('edit of child', rel('m.replace', child)))).not.toThrow();
+    expect(() => check(text('unknown target', rel('m.thread', '$unknown')))).not.toThrow();
+    expect(() => check(text('no relation'))).not.toThrow();
+  });
+});
+
+describe('RelationsService.threadOf', () => {
+  it('names the thread root for thread events and their edits, and main for roots and other events', async () => {
+    const roomId = await createRoom(A, { preset: 'public_chat' });
+    const root = await sendEvent(A, roomId, 'm.room.message', text('root'));
+    const inThread = await sendEvent(A, roomId, 'm.room.message', text('in thread', rel('m.thread', root)));
+    const editInThread = await sendEvent(A, roomId, 'm.room.message', { ...text('* e'), 'm.new_content': text('e'), ...rel('m.replace', inThread) });
+    const editOfRoot = await sendEvent(A, roomId, 'm.room.message', { ...text('* r'), 'm.new_content': text('r'), ...rel('m.replace', root) });
+    const plain = await sendEvent(A, roomId, 'm.room.message', text('plain'));
+    const threadOf = (id: string) => s.hs.services.relations.threadOf(id);
+    // spec receipts module "Threaded read receipts"
+    expect(threadOf(inThread)).toBe(root);
+    expect(threadOf(editInThread)).toBe(root);
+    expect(threadOf(root)).toBe('main');
+    expect(threadOf(editOfRoot)).toBe('main');
+    expect(threadOf(plain)).toBe('main');
+  });
+});
+
 describe('migration 0013-relations', () => {
   it('indexes the relations of events stored before it ran', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'doorstep-relations-'));

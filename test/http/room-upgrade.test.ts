@@ -166,11 +166,15 @@ describe('POST /rooms/{roomId}/upgrade', () => {
     expect(pl.ban).toBe(60);
   });
 
-  it('keeps the old type in the new m.room.create, and a join rule the new version lacks is not copied', async () => {
+  it("keeps the old type in the new m.room.create and a space's children; a join rule the new version lacks is not copied", async () => {
     const room = await createRoom(A, {
       room_version: '10',
       creation_content: { type: 'm.space' },
-      initial_state: [{ type: 'm.room.join_rules', state_key: '', content: { join_rule: 'knock_restricted', allow: [] } }],
+      initial_state: [
+        { type: 'm.room.join_rules', state_key: '', content: { join_rule: 'knock_restricted', allow: [] } },
+        { type: 'm.space.child', state_key: '!child:localhost', content: { via: ['localhost'] } },
+        { type: 'm.space.child', state_key: '!removed:localhost', content: {} },
+      ],
     });
     const res = await upgrade(A, room, { new_version: '9' });
     expect(res.status).toBe(200);
@@ -179,6 +183,8 @@ describe('POST /rooms/{roomId}/upgrade', () => {
     expect(create.room_version).toBe('9');
     const rules = (await state(A, res.body.replacement_room, 'm.room.join_rules'));
     expect(rules.status).toBe(404);
+    expect((await state(A, res.body.replacement_room, 'm.space.child', '!child:localhost')).body).toEqual({ via: ['localhost'] });
+    expect((await state(A, res.body.replacement_room, 'm.space.child', '!removed:localhost')).status).toBe(404);
   });
 
   it("copies the local members' room push rules to the new room", async () => {
