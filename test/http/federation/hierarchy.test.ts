@@ -226,6 +226,15 @@ describe('GET /room_summary and /hierarchy of a room on another Doorstep', () =>
     expect(res.body.errcode).toBe('M_NOT_FOUND');
   });
 
+  it('previews a remote invite-only room once the user is invited to it', async () => {
+    const room = await create({ preset: 'private_chat', name: 'Invited' });
+    const invite = await as(two.url, ben)('POST', `${v3}/rooms/${enc(room)}/invite`, { user_id: ann.userId });
+    expect(invite.status).toBe(200);
+    const res = await as(one.url, ann)('GET', `/_matrix/client/v1/room_summary/${enc(room)}?via=${enc(two.hs.config.serverName)}`);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ room_id: room, name: 'Invited', join_rule: 'invite', membership: 'invite' });
+  });
+
   it("walks a remote space, listing the children its server lets us see", async () => {
     const knock = await create({ room_version: '10', name: 'Knock child', initial_state: [{ type: 'm.room.join_rules', state_key: '', content: { join_rule: 'knock' } }] });
     const closed = await create({ preset: 'private_chat', name: 'Closed child' });
