@@ -196,7 +196,18 @@ function sendBinary(res: Response, r: BinaryResponse): void {
   // A read error after the headers went out can only cut the response short.
   body.on('error', () => res.destroy());
   res.on('close', () => body.destroy());
-  body.pipe(res);
+  // Not pipe(): the last chunk is held back and written by end(), so that a client cannot read the
+  // whole body while end() waits for the group commit (durable.ts) — it would go on (e.g. stop the
+  // server, whose one closeIdleConnections then misses this still-busy connection).
+  let held: Buffer | undefined;
+  body.on('data', (chunk: Buffer) => {
+    if (held !== undefined && !res.write(held)) {
+      body.pause();
+      res.once('drain', () => body.resume());
+    }
+    held = chunk;
+  });
+  body.on('end', () => res.end(held));
 }
 
 /**
