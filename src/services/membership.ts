@@ -7,7 +7,7 @@ import { isValidUserId, roomIdServer } from '../core/ids';
 import { stateKey, type JsonObject, type StrippedStateEvent } from '../core/types';
 import { canonicalJson } from '../core/canonical-json';
 import { STRIPPED_STATE_KEYS, strippedState } from '../core/stripped-state';
-import { forbidden, invalidParam, notFound } from '../errors';
+import { badJson, forbidden, invalidParam, notFound } from '../errors';
 import type { Store } from '../storage/store';
 import type { EventsService, PersistedEvent } from './events';
 import { takeAll, type RateLimiter, type RateLimiters } from './ratelimit';
@@ -116,6 +116,10 @@ export function createMembershipService(deps: {
    */
   function clientKeys(content: JsonObject | undefined): JsonObject {
     if (!content) return {};
+    // m.room.member: displayname is a string or null, avatar_url a string.
+    const name = content.displayname;
+    if (name !== undefined && name !== null && typeof name !== 'string') throw badJson('displayname must be a string');
+    if (content.avatar_url !== undefined && typeof content.avatar_url !== 'string') throw badJson('avatar_url must be a string');
     const out: JsonObject = { ...content };
     delete out.membership;
     delete out.join_authorised_via_users_server;

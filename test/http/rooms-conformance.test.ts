@@ -118,6 +118,16 @@ describe('POST /join/{roomIdOrAlias}', () => {
     expect((await stateContent(f.A, roomId, 'm.room.member', f.bob.userId)).displayname).toBe('Bob here');
   });
 
+  it('refuses with 400 M_BAD_JSON a body whose displayname or avatar_url is not a string', async () => {
+    const roomId = await createRoom(f.A, { preset: 'public_chat' });
+    for (const body of [{ displayname: { a: 1 } }, { avatar_url: 7 }]) {
+      const res = await f.B('POST', `${v3}/join/${enc(roomId)}`, body);
+      expect(res.status).toBe(400);
+      expect(res.body.errcode).toBe('M_BAD_JSON');
+    }
+    expect(f.s.hs.store.getMembership(roomId, f.bob.userId)).toBeUndefined();
+  });
+
   it('joins whatever `membership` or `join_authorised_via_users_server` the body claims', async () => {
     const roomId = await createRoom(f.A, { preset: 'public_chat' });
     const res = await f.B('POST', `${v3}/join/${enc(roomId)}`, { membership: 'ban', join_authorised_via_users_server: f.alice.userId });
