@@ -17,6 +17,7 @@ import { isValidLocalpart, parseUserId } from '../core/ids';
 import { forbidden, invalidParam, MatrixError, missingParam, notFound, unknownToken, type Errcode } from '../errors';
 import type { Logger } from '../log';
 import type { DeviceRecord, Store } from '../storage/store';
+import { deletePushersOfDevice } from './pushers';
 import type { RateLimiters } from './ratelimit';
 
 // ---------------------------------------------------------------------------------------------
@@ -55,6 +56,8 @@ export interface RegisterRequest {
   device_id?: string;
   initial_device_display_name?: string;
   inhibit_login?: boolean;
+  /** spec: the client supports refresh tokens (v1.3). */
+  refresh_token?: boolean;
 }
 
 export interface RegisterResponse {
@@ -62,6 +65,8 @@ export interface RegisterResponse {
   home_server: string;
   access_token?: string;
   device_id?: string;
+  refresh_token?: string;
+  expires_in_ms?: number;
 }
 
 export interface LoginRequest {
@@ -71,6 +76,7 @@ export interface LoginRequest {
   password?: string;
   device_id?: string;
   initial_device_display_name?: string;
+  refresh_token?: boolean;
 }
 
 export interface LoginResponse {
@@ -78,7 +84,26 @@ export interface LoginResponse {
   access_token: string;
   device_id: string;
   home_server: string;
+  refresh_token?: string;
+  expires_in_ms?: number;
 }
+
+/** spec: refresh.yaml, the 200 of POST /refresh. */
+export interface RefreshResponse {
+  access_token: string;
+  refresh_token: string;
+  expires_in_ms: number;
+}
+
+/** spec: administrative_contact.yaml, the `medium`/`address` of /account/3pid/delete and /unbind. */
+export interface ThreepidRequest {
+  medium: string;
+  address: string;
+  id_server?: string;
+}
+
+/** Which requestToken endpoint (spec: administrative_contact.yaml, registration.yaml, password_management.yaml). */
+export type RequestTokenKind = 'account/email' | 'account/msisdn' | 'register/email' | 'register/msisdn' | 'password/email';
 
 /** spec: definitions/client_device.yaml. */
 export interface ClientDevice {
@@ -106,8 +131,13 @@ export interface SharedSecretRegisterRequest {
 }
 
 export interface AccountService {
-  /** Resolves an access token (synchronous; throws 401 M_UNKNOWN_TOKEN when unknown). */
+  /**
+   * Resolves an access token (synchronous; throws 401 M_UNKNOWN_TOKEN when unknown, with
+   * `soft_logout: true` when it has expired).
+   */
   authenticate(token: string): Requester;
+  /** POST /refresh: a new access and refresh token for the refresh token's device. */
+  refresh(refreshToken: string): RefreshResponse;
 
   /**
    * POST /register: UIA with m.login.dummy; `kind` is the query parameter. `clientIp` is
@@ -149,6 +179,17 @@ export interface AccountService {
   sharedSecretNonce(): { nonce: string };
   /** POST /_synapse/admin/v1/register (nonce + HMAC-SHA1 over the shared secret). */
   sharedSecretRegister(body: SharedSecretRegisterRequest): Promise<RegisterResponse>;
+
+  /** GET /account/3pid: Doorstep stores no third-party identifiers. */
+  listThreepids(r: Requester): { threepids: [] };
+  /** POST /account/3pid and /account/3pid/add (UIA when `uia`): no validation session can exist. */
+  addThreepid(r: Requester, body: { auth?: AuthData; client_secret?: string; sid?: string }, uia: boolean): Promise<never>;
+  /** POST /account/3pid/bind: Doorstep does not talk to identity servers. */
+  bindThreepid(r: Requester): never;
+  /** POST /account/3pid/delete and /unbind: nothing stored, nothing bound. */
+  unbindThreepid(r: Requester, body: ThreepidRequest): { id_server_unbind_result: 'no-support' };
+  /** The requestToken endpoints: no e-mail or SMS is sent, so each is refused as Synapse does without them. */
+  requestToken(kind: RequestTokenKind): never;
 }
 
 export interface AccountServiceDeps {
@@ -276,6 +317,36 @@ const MAX_USER_ID_LENGTH = 255;
 
 const matrixError = (errcode: Errcode, msg: string) => new MatrixError(errcode, msg);
 
+/**
+ * An error with a spec errcode that errors.ts's Errcode does not list yet (M_THREEPID_*,
+ * M_SERVER_NOT_TRUSTED's kin): the status is given, the body carries the spec's errcode.
+ */
+export class SpecErrcodeError extends MatrixError {
+  constructor(
+    readonly specErrcode: string,
+    message: string,
+    status: number,
+  ) {
+    super('M_UNKNOWN', message, { status });
+    this.name = 'SpecErrcodeError';
+  }
+
+  override body(): Record<string, unknown> {
+    return { errcode: this.specErrcode, error: this.message, ...this.extra };
+  }
+}
+
+/** 401 M_UNKNOWN_TOKEN with `soft_logout: true` (spec "Soft logout"): the device is kept, log in again or refresh. */
+const softLogout = (msg: string) => new MatrixError('M_UNKNOWN_TOKEN', msg, { extra: { soft_logout: true } });
+
+/** The token pair issueToken hands out. */
+interface IssuedToken {
+  accessToken: string;
+  deviceId: string;
+  refreshToken?: string;
+  expiresInMs?: number;
+}
+
 // ---------------------------------------------------------------------------------------------
 
 export function createAccountService(deps: AccountServiceDeps): AccountService {
@@ -344,10 +415,44 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
     return { userId: user.userId, deactivated: user.deactivated };
   }
 
+  /**
+   * The expiry fields of a new access token (and of its refresh token when `refresh`), from
+   * Synapse's refreshable_access_token_lifetime, refresh_token_lifetime and
+   * nonrefreshable_access_token_lifetime.
+   */
+  function tokenLifetimes(ts: number, refresh: boolean, prevRefreshTokenHash: string | null = null) {
+    if (!refresh) {
+      const life = config.nonrefreshableAccessTokenLifetimeMs;
+      return { record: { expiresTs: life === null ? null : ts + life }, expiresInMs: life ?? undefined, refreshToken: undefined };
+    }
+    const refreshToken = newAccessToken();
+    const life = config.refreshableAccessTokenLifetimeMs;
+    const refreshLife = config.refreshTokenLifetimeMs;
+    return {
+      record: {
+        expiresTs: ts + life,
+        refreshTokenHash: sha256Hex(refreshToken),
+        refreshExpiresTs: refreshLife === null ? null : ts + refreshLife,
+        prevRefreshTokenHash,
+      },
+      expiresInMs: life,
+      refreshToken,
+    };
+  }
+
+  /** The token fields of a login or registration answer. */
+  const tokenFields = (t: IssuedToken) => ({
+    access_token: t.accessToken,
+    device_id: t.deviceId,
+    ...(t.refreshToken !== undefined ? { refresh_token: t.refreshToken } : {}),
+    ...(t.expiresInMs !== undefined ? { expires_in_ms: t.expiresInMs } : {}),
+  });
+
   /** Creates (or reuses) a device and issues a new access token for it, in one transaction. */
-  function issueToken(userId: string, deviceId: string | undefined, displayName: string | undefined): { accessToken: string; deviceId: string } {
+  function issueToken(userId: string, deviceId: string | undefined, displayName: string | undefined, refresh = false): IssuedToken {
     const accessToken = newAccessToken();
     const ts = now();
+    const lifetimes = tokenLifetimes(ts, refresh);
     const id = store.transaction(() => {
       let devId = deviceId;
       if (devId !== undefined && store.getDevice(userId, devId)) {
@@ -361,22 +466,26 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
         }
         store.insertDevice({ userId, deviceId: devId, displayName: displayName ?? null, createdTs: ts, lastSeenTs: ts, lastSeenIp: null });
       }
-      store.insertAccessToken({ tokenHash: sha256Hex(accessToken), userId, deviceId: devId, createdTs: ts });
+      store.insertAccessToken({ tokenHash: sha256Hex(accessToken), userId, deviceId: devId, createdTs: ts, ...lifetimes.record });
       return devId;
     });
-    return { accessToken, deviceId: id };
+    return { accessToken, deviceId: id, refreshToken: lifetimes.refreshToken, expiresInMs: lifetimes.expiresInMs };
   }
 
+  /** A device, its tokens and the pushers set through them (as Synapse removes a deleted device's pushers). */
   function removeDevice(userId: string, deviceId: string): void {
     store.deleteAccessTokensForDevice(userId, deviceId);
     store.deleteDevice(userId, deviceId);
+    deletePushersOfDevice(store, userId, deviceId);
   }
 
-  function registrationDetails(userId: string, p: { inhibit_login?: boolean; device_id?: string; initial_device_display_name?: string }): RegisterResponse {
+  function registrationDetails(
+    userId: string,
+    p: { inhibit_login?: boolean; device_id?: string; initial_device_display_name?: string; refresh_token?: boolean },
+  ): RegisterResponse {
     const out: RegisterResponse = { user_id: userId, home_server: serverName };
     if (p.inhibit_login) return out;
-    const { accessToken, deviceId } = issueToken(userId, p.device_id, p.initial_device_display_name);
-    return { ...out, access_token: accessToken, device_id: deviceId };
+    return { ...out, ...tokenFields(issueToken(userId, p.device_id, p.initial_device_display_name, p.refresh_token === true)) };
   }
 
   function createUser(localpart: string, passwordHash: string, opts: { admin?: boolean; displayname?: string } = {}): string {
@@ -476,7 +585,33 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
       const tokenHash = sha256Hex(token);
       const t = store.getAccessToken(tokenHash);
       if (!t) throw unknownToken();
+      // One lookup (cached by the store); the rest is arithmetic on the row.
+      if (t.expiresTs != null && t.expiresTs <= now()) throw softLogout('Access token has expired');
+      // The pair's first use: the refresh token it replaced stops working (spec refresh.yaml).
+      if (t.prevRefreshTokenHash) store.transaction(() => store.clearPreviousRefreshToken(tokenHash));
       return { userId: t.userId, deviceId: t.deviceId, tokenHash };
+    },
+
+    refresh(refreshToken) {
+      const hash = sha256Hex(refreshToken);
+      const ts = now();
+      const accessToken = newAccessToken();
+      const issued = store.transaction(() => {
+        // The pair issued with this refresh token; failing that, an unused pair issued *for* it
+        // (the client lost our answer: "The old refresh token remains valid until the new access
+        // token or refresh token is used"), which is replaced in turn.
+        const row = store.getAccessTokenByRefreshToken(hash) ?? store.getAccessTokenByPreviousRefreshToken(hash);
+        if (!row) throw unknownToken();
+        const replacingUnused = row.refreshTokenHash !== hash;
+        if (!replacingUnused && row.refreshExpiresTs != null && row.refreshExpiresTs <= ts) throw softLogout('Refresh token has expired');
+        // spec: the old access token may be invalidated at once; it is.
+        store.deleteAccessToken(row.tokenHash);
+        const lifetimes = tokenLifetimes(ts, true, hash);
+        store.insertAccessToken({ tokenHash: sha256Hex(accessToken), userId: row.userId, deviceId: row.deviceId, createdTs: ts, ...lifetimes.record });
+        logger.info('refreshed access token', { userId: row.userId, deviceId: row.deviceId });
+        return lifetimes;
+      });
+      return { access_token: accessToken, refresh_token: issued.refreshToken!, expires_in_ms: issued.expiresInMs! };
     },
 
     async register(body, kind = 'user', clientIp) {
@@ -489,7 +624,7 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
       // Parameters of earlier round trips, overridden by this request's.
       const prior = existingSession(body.auth, 'register', undefined);
       const params: UiaSession['params'] = { ...prior?.params };
-      for (const k of ['username', 'device_id', 'initial_device_display_name', 'inhibit_login'] as const) {
+      for (const k of ['username', 'device_id', 'initial_device_display_name', 'inhibit_login', 'refresh_token'] as const) {
         if (body[k] !== undefined) (params as Record<string, unknown>)[k] = body[k];
       }
       // spec: the username checks come before User-Interactive Authentication.
@@ -543,9 +678,9 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
       }
       if (ok.deactivated) throw matrixError('M_USER_DEACTIVATED', 'This account has been deactivated');
       limits?.loginAccount.take(ok.userId);
-      const { accessToken, deviceId } = issueToken(ok.userId, body.device_id, body.initial_device_display_name);
-      logger.info('logged in', { userId: ok.userId, deviceId });
-      return { user_id: ok.userId, access_token: accessToken, device_id: deviceId, home_server: serverName };
+      const issued = issueToken(ok.userId, body.device_id, body.initial_device_display_name, body.refresh_token === true);
+      logger.info('logged in', { userId: ok.userId, deviceId: issued.deviceId });
+      return { user_id: ok.userId, home_server: serverName, ...tokenFields(issued) };
     },
 
     logout(r) {
@@ -651,6 +786,46 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
       const localpart = checkUsername(body.username);
       const userId = createUser(localpart, await hashPassword(body.password), { admin: body.admin === true, displayname: body.displayname });
       return registrationDetails(userId, { inhibit_login: body.inhibit_login });
+    },
+
+    // -- third-party identifiers (administrative_contact.yaml): none are stored or bound ------------
+
+    listThreepids: () => ({ threepids: [] }),
+
+    async addThreepid(r, body, uia) {
+      // As Synapse: user-interactive auth first (for /3pid/add), then the validation session,
+      // which cannot exist: Doorstep never sends a validation token.
+      if (uia) {
+        const s = openSession(body.auth, 'account/3pid/add', r.userId);
+        await satisfy(s, body.auth, PASSWORD_FLOWS);
+        finish(s);
+      }
+      throw new SpecErrcodeError('M_THREEPID_AUTH_FAILED', 'No validated 3pid session found', 400);
+    },
+
+    bindThreepid() {
+      throw new SpecErrcodeError('M_SERVER_NOT_TRUSTED', 'This homeserver does not bind identifiers on identity servers', 400);
+    },
+
+    unbindThreepid(r, body) {
+      logger.debug('3pid delete/unbind: nothing stored or bound', { userId: r.userId, medium: body.medium });
+      return { id_server_unbind_result: 'no-support' };
+    },
+
+    requestToken(kind) {
+      // Synapse's answers without an e-mail config or a phone number delegate.
+      switch (kind) {
+        case 'account/email':
+          throw new SpecErrcodeError('M_THREEPID_MEDIUM_NOT_SUPPORTED', 'Adding an email to your account is disabled on this server', 400);
+        case 'account/msisdn':
+          throw new SpecErrcodeError('M_THREEPID_MEDIUM_NOT_SUPPORTED', 'Adding phone numbers to user account is not supported by this homeserver', 400);
+        case 'register/email':
+          throw new MatrixError('M_UNKNOWN', 'Email-based registration has been disabled on this server', { status: 400 });
+        case 'register/msisdn':
+          throw new MatrixError('M_UNKNOWN', 'Registration by phone number is not supported on this homeserver', { status: 400 });
+        case 'password/email':
+          throw new MatrixError('M_UNKNOWN', 'Password reset emails are not enabled on this homeserver', { status: 400 });
+      }
     },
   };
 }

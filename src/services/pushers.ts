@@ -26,6 +26,15 @@ export interface PushersService {
   set(requester: { userId: string; deviceId: string }, req: PusherSetRequest): void;
 }
 
+/**
+ * Removes the pushers set through a device's access tokens (as Synapse does when the tokens go:
+ * logout, device deletion, and a password change's logout of the other devices; Complement
+ * account_change_password_pushers_test). Call inside the caller's transaction.
+ */
+export function deletePushersOfDevice(store: Store, userId: string, deviceId: string): void {
+  for (const p of store.getPushers(userId)) if (p.deviceId === deviceId) store.deletePusher(userId, p.appId, p.pushkey);
+}
+
 /** "Max length, 512 bytes." */
 const MAX_PUSHKEY_BYTES = 512;
 const NOTIFY_PATH = '/_matrix/push/v1/notify';

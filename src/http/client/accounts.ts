@@ -1,6 +1,6 @@
 /**
- * Registration, login, logout, whoami, devices, password and deactivation (spec: registration.yaml,
- * login.yaml, logout.yaml, whoami.yaml, device_management.yaml, password_management.yaml,
+ * Registration, login, refresh, logout, whoami, devices, password and deactivation (spec: registration.yaml,
+ * login.yaml, refresh.yaml, logout.yaml, whoami.yaml, device_management.yaml, password_management.yaml,
  * account_deactivation.yaml) and Synapse's shared-secret registration (/_synapse/admin/v1/register).
  * Password change and deactivation take an access token when one is sent (`auth: 'optional'`):
  * without one, user-interactive auth says who the user is. The 401s of user-interactive auth
@@ -45,6 +45,12 @@ export function accountRoutes(s: Pick<Services, 'accounts'>): Route[] {
       paths: clientPaths('/login'),
       auth: 'none',
       handle: (req) => s.accounts.login(assertValid<LoginRequest>('login', bodyOf(req)), clientIpOf(req)),
+    },
+    {
+      method: 'POST',
+      paths: clientPaths('/refresh'),
+      auth: 'none',
+      handle: (req) => s.accounts.refresh(assertValid<{ refresh_token: string }>('refresh', bodyOf(req)).refresh_token),
     },
     {
       method: 'POST',
