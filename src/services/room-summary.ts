@@ -110,6 +110,9 @@ const REMOTE_TIMEOUT_MS = 10_000;
 export const REMOTE_PREVIEW_LIMIT: RateLimitConfig = { perSecond: 5, burstCount: 10 };
 export const UNAUTHENTICATED_REMOTE_PREVIEW_LIMIT: RateLimitConfig = { perSecond: 1, burstCount: 5 };
 
+/** Entries taken from one remote answer, at most (children and children_state each): a hostile answer stays bounded. */
+const MAX_REMOTE_ENTRIES = 1000;
+
 const isStringArray = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
 
 export function createRoomSummaryService(deps: {
@@ -231,15 +234,29 @@ export function createRoomSummaryService(deps: {
     return typeof r.room_id === 'string' && typeof r.num_joined_members === 'number' && typeof r.world_readable === 'boolean' && typeof r.guest_can_join === 'boolean';
   }
 
+  /** The spec's fields of another server's room entry, each of its type (nothing else is passed on to our clients). */
+  function pickSummary(r: HierarchyRoom): RoomSummary {
+    const out: RoomSummary = {
+      room_id: r.room_id, num_joined_members: r.num_joined_members, world_readable: r.world_readable, guest_can_join: r.guest_can_join,
+      join_rule: typeof r.join_rule === 'string' ? r.join_rule : 'public', // definitions: "When not present, the room is assumed to be public"
+    };
+    for (const k of ['name', 'topic', 'avatar_url', 'canonical_alias', 'room_type', 'room_version', 'encryption'] as const) {
+      const v: unknown = r[k];
+      if (typeof v === 'string') out[k] = v;
+    }
+    if (isStringArray(r.allowed_room_ids)) out.allowed_room_ids = r.allowed_room_ids;
+    return out;
+  }
+
   /** A remote hierarchy answer cleaned to the spec's shape (bad entries dropped, children_state filtered). */
   function cleanHierarchy(roomId: string, body: unknown): FederationHierarchyResponse | undefined {
     if (!body || typeof body !== 'object') return undefined;
     const b = body as Record<string, unknown>;
     if (!wellFormedRoom(b.room) || b.room.room_id !== roomId) return undefined;
     const cleanRoom = (r: HierarchyRoom): HierarchyRoom => {
-      const children = Array.isArray(r.children_state) ? r.children_state : [];
+      const children = Array.isArray(r.children_state) ? r.children_state.slice(0, MAX_REMOTE_ENTRIES) : [];
       return {
-        ...r,
+        ...pickSummary(r),
         children_state: children.filter(
           (c): c is ChildStateEvent =>
             !!c && typeof c === 'object' && c.type === 'm.space.child' && typeof c.state_key === 'string' && isValidRoomId(c.state_key) &&
@@ -249,8 +266,8 @@ export function createRoomSummaryService(deps: {
     };
     return {
       room: cleanRoom(b.room),
-      children: (Array.isArray(b.children) ? b.children : []).filter(wellFormedRoom).map(cleanRoom),
-      inaccessible_children: isStringArray(b.inaccessible_children) ? b.inaccessible_children : [],
+      children: (Array.isArray(b.children) ? b.children.slice(0, MAX_REMOTE_ENTRIES) : []).filter(wellFormedRoom).map(cleanRoom),
+      inaccessible_children: isStringArray(b.inaccessible_children) ? b.inaccessible_children.slice(0, MAX_REMOTE_ENTRIES) : [],
     };
   }
 

@@ -212,14 +212,17 @@ describe('GET /_matrix/client/v1/room_summary/{roomIdOrAlias} for a room on anot
     ...extra,
   });
 
-  it("answers the remote server's summary when the room is knockable there", async () => {
+  it("answers the remote server's summary, its spec fields only, when the room is knockable there", async () => {
     peer.requests.length = 0;
     peer.handler = (req, res) => {
-      if (decodeURIComponent(req.url).startsWith(`/_matrix/federation/v1/hierarchy/${remoteRoom()}?suggested_only=true`)) json(res, 200, { room: remoteSummary('knock'), children: [], inaccessible_children: [] });
+      if (decodeURIComponent(req.url).startsWith(`/_matrix/federation/v1/hierarchy/${remoteRoom()}?suggested_only=true`)) {
+        json(res, 200, { room: remoteSummary('knock', { membership: 'join', 'com.example.extra': 1 }), children: [], inaccessible_children: [] });
+      }
       else json(res, 404, { errcode: 'M_NOT_FOUND', error: 'nope' });
     };
     const res = await summaryAs(bob, remoteRoom(), `?via=${enc(remote)}`);
     expect(res.status).toBe(200);
+    // Only the spec's fields are passed on, and the membership is ours, not the remote's claim.
     expect(res.body).toEqual({ ...remoteSummary('knock'), children_state: undefined, membership: 'leave' });
     expect(res.body).not.toHaveProperty('children_state');
     const asked = peer.requests.find((r) => r.url.startsWith('/_matrix/federation/v1/hierarchy/'));
