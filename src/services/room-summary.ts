@@ -20,7 +20,7 @@
  */
 import { isDomainlessRoomId, isValidRoomAlias, isValidRoomId, isValidServerName, roomIdServer, serverNameOf } from '../core/ids';
 import { roomVersion as lookupRoomVersion } from '../core/room-versions';
-import type { JsonObject } from '../core/types';
+import type { JsonObject, StrippedStateEvent } from '../core/types';
 import { invalidParam, notFound } from '../errors';
 import type { FederationClient } from '../fedclient/client';
 import { encodeSegment } from '../fedclient/encode';
@@ -309,6 +309,41 @@ export function createRoomSummaryService(deps: {
 
   const notPreviewable = () => notFound('Room not found or not accessible');
 
+  /**
+   * room_summary.yaml: "requests for rooms where the user's membership is invite or knock might
+   * yield outdated, partial or even no data". When no server answers for a remote room the user
+   * knocked on or was invited to, the summary comes from the stripped state its server gave with
+   * the knock or invite (num_joined_members: the joined members that state names).
+   */
+  function summaryFromStrippedState(roomId: string, userId: string): RoomSummary | undefined {
+    const oor = store.getOutOfRoomMembership(roomId, userId);
+    const m = store.getMembership(roomId, userId)?.membership;
+    if (!oor?.strippedState || (m !== 'invite' && m !== 'knock')) return undefined;
+    const state = new Map<string, StrippedStateEvent>();
+    for (const e of oor.strippedState) if (e.state_key === '') state.set(e.type, e);
+    const str = (type: string, key: string): string | undefined => {
+      const v = state.get(type)?.content[key];
+      return typeof v === 'string' && v !== '' ? v : undefined;
+    };
+    const out: RoomSummary = {
+      room_id: roomId,
+      num_joined_members: oor.strippedState.filter((e) => e.type === 'm.room.member' && e.content.membership === 'join').length,
+      world_readable: str('m.room.history_visibility', 'history_visibility') === 'world_readable',
+      guest_can_join: str('m.room.guest_access', 'guest_access') === 'can_join',
+      join_rule: str('m.room.join_rules', 'join_rule') ?? 'invite',
+      room_version: str('m.room.create', 'room_version') ?? oor.roomVersion,
+    };
+    const optional: Array<[keyof RoomSummary, string, string]> = [
+      ['name', 'm.room.name', 'name'], ['topic', 'm.room.topic', 'topic'], ['avatar_url', 'm.room.avatar', 'url'],
+      ['canonical_alias', 'm.room.canonical_alias', 'alias'], ['room_type', 'm.room.create', 'type'], ['encryption', 'm.room.encryption', 'algorithm'],
+    ];
+    for (const [field, type, key] of optional) {
+      const v = str(type, key);
+      if (v !== undefined) (out as unknown as Record<string, unknown>)[field] = v;
+    }
+    return out;
+  }
+
   async function summary(userId: string | undefined, roomIdOrAlias: string, via: readonly string[], clientIp?: string): Promise<RoomSummaryResponse> {
     const { roomId, servers } = await resolve(roomIdOrAlias, via);
     let result: RoomSummaryResponse;
@@ -318,10 +353,16 @@ export function createRoomSummaryService(deps: {
     } else {
       takeRemoteLookup(userId, clientIp);
       // Only the room itself is wanted: suggested_only keeps the answer small (as Synapse).
-      const remote = await remoteHierarchy(roomId, servers, true);
-      if (!remote || !mayPreviewRemote(remote.room, userId)) throw notPreviewable();
-      const { children_state: _children, ...room } = remote.room;
-      result = room;
+      // A room the user knocked on or was invited to: the servers that membership went through too.
+      const known = userId !== undefined ? store.getOutOfRoomMembership(roomId, userId)?.servers ?? [] : [];
+      const remote = await remoteHierarchy(roomId, [...servers, ...known], true);
+      const fallback = !remote && userId !== undefined ? summaryFromStrippedState(roomId, userId) : undefined;
+      if (fallback) result = fallback;
+      else {
+        if (!remote || !mayPreviewRemote(remote.room, userId)) throw notPreviewable();
+        const { children_state: _children, ...room } = remote.room;
+        result = room;
+      }
     }
     if (userId !== undefined) {
       // room_summary.yaml `membership`: the requester's; Synapse answers `leave` for none.

@@ -250,4 +250,24 @@ describe('GET /room_summary and /hierarchy of a room on another Doorstep', () =>
     expect(res.body.rooms[0].children_state.map((c: { state_key: string }) => c.state_key)).toEqual([knock, closed]);
     expect(res.body.rooms[1]).toMatchObject({ name: 'Knock child', join_rule: 'knock' });
   });
+
+  it("previews a knocked remote room without via, and from the knock's stripped state when its server is down", async () => {
+    const room = await create({
+      room_version: '10', name: 'Knocked', topic: 'Behind the door',
+      initial_state: [{ type: 'm.room.join_rules', state_key: '', content: { join_rule: 'knock' } }],
+    });
+    expect((await as(one.url, ann)('POST', `${v3}/knock/${enc(room)}?via=${enc(two.hs.config.serverName)}`, {})).status).toBe(200);
+    // No via: the servers the knock went through are asked.
+    let res = await as(one.url, ann)('GET', `/_matrix/client/v1/room_summary/${enc(room)}`);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ room_id: room, name: 'Knocked', num_joined_members: 1, membership: 'knock' });
+
+    await two.stop(); // (last test of this group: the room's only server goes away)
+    res = await as(one.url, ann)('GET', `/_matrix/client/v1/room_summary/${enc(room)}`);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ room_id: room, name: 'Knocked', join_rule: 'knock', room_version: '10', membership: 'knock' });
+    // Someone who did not knock learns nothing.
+    const other = await registerUser(one.url, 'otto');
+    expect((await as(one.url, other)('GET', `/_matrix/client/v1/room_summary/${enc(room)}`)).status).toBe(404);
+  });
 });
