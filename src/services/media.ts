@@ -39,6 +39,9 @@ const UNUSED_EXPIRATION_MS = 24 * 60 * 60 * 1000;
 /** Pending reservations a user may hold (Synapse's max_pending_media_uploads default): 429 beyond. */
 const MAX_PENDING_UPLOADS = 5;
 
+/** Upload bytes are written to the file in batches of about this size (fewer, larger writes). */
+const WRITE_BATCH = 1024 * 1024;
+
 /** Types that can be thumbnailed (sharp decodes them all with its prebuilt libvips). */
 const THUMBNAIL_SOURCES: ReadonlySet<string> = new Set(['image/jpeg', 'image/jpg', 'image/png', 'image/gif', 'image/webp', 'image/apng']);
 
@@ -195,12 +198,26 @@ export function createMediaService(deps: MediaDeps): MediaService {
       if (body) {
         await new Promise<void>((resolve, reject) => {
           let failed = false;
+          /** Chunks not yet written: written together (writev) once WRITE_BATCH bytes are held. */
+          let pending: Buffer[] = [];
+          let pendingBytes = 0;
+          let writing = false;
           const fail = (err: unknown) => {
             if (failed) return;
             failed = true;
             body.off('data', onData);
             body.resume();
             reject(err);
+          };
+          const flush = (then: () => void) => {
+            const batch = pending;
+            pending = [];
+            pendingBytes = 0;
+            writing = true;
+            writeAll(fh, batch).then(() => {
+              writing = false;
+              if (!failed) then();
+            }, fail);
           };
           const onData = (chunk: Buffer) => {
             size += chunk.length;
@@ -209,19 +226,21 @@ export function createMediaService(deps: MediaDeps): MediaService {
               return;
             }
             hash.update(chunk);
-            body.pause();
-            fh.write(chunk).then(
-              () => {
-                if (!failed) body.resume();
-              },
-              fail,
-            );
+            pending.push(chunk);
+            pendingBytes += chunk.length;
+            if (pendingBytes >= WRITE_BATCH && !writing) {
+              body.pause();
+              flush(() => body.resume());
+            }
           };
           body.on('data', onData);
           body.on('error', fail);
           body.on('aborted', () => fail(new MatrixError('M_UNKNOWN', 'Request aborted', { status: 400 })));
           body.on('end', () => {
-            if (!failed) resolve();
+            if (failed) return;
+            // 'end' comes only after the paused stream resumed, i.e. after any write in flight.
+            if (pending.length > 0) flush(resolve);
+            else resolve();
           });
         });
       }
@@ -421,6 +440,19 @@ export function createMediaService(deps: MediaDeps): MediaService {
       if (temporaryRoot) fs.rmSync(temporaryRoot, { recursive: true, force: true });
     },
   };
+}
+
+/** Writes every byte of `chunks` (writev may write fewer: the rest is written on). */
+async function writeAll(fh: fsp.FileHandle, chunks: Buffer[]): Promise<void> {
+  const total = chunks.reduce((n, c) => n + c.length, 0);
+  const { bytesWritten } = await fh.writev(chunks);
+  if (bytesWritten < total) {
+    let rest = Buffer.concat(chunks).subarray(bytesWritten);
+    while (rest.length > 0) {
+      const r = await fh.write(rest);
+      rest = rest.subarray(r.bytesWritten);
+    }
+  }
 }
 
 async function fsyncDir(dir: string): Promise<void> {

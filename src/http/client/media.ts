@@ -72,7 +72,7 @@ export async function openMedia(file: MediaFile): Promise<fsp.FileHandle> {
 async function serve(file: MediaFile, disposition: string): Promise<BinaryResponse> {
   const fh = await openMedia(file);
   const headers = { ...mediaHeaders(file, disposition), 'Content-Length': String(file.size) };
-  return new BinaryResponse(fh.createReadStream(), headers);
+  return new BinaryResponse(fh.createReadStream({ highWaterMark: 1024 * 1024 }), headers);
 }
 
 /** timeout_ms (authed-content-repo.yaml): default 20 s, at most 60 s. */
