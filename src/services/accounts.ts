@@ -318,8 +318,8 @@ const MAX_USER_ID_LENGTH = 255;
 const matrixError = (errcode: Errcode, msg: string) => new MatrixError(errcode, msg);
 
 /**
- * An error with a spec errcode that errors.ts's Errcode does not list yet (M_THREEPID_*,
- * M_SERVER_NOT_TRUSTED's kin): the status is given, the body carries the spec's errcode.
+ * An error with a spec errcode that errors.ts's Errcode does not list yet (M_THREEPID_AUTH_FAILED,
+ * M_THREEPID_MEDIUM_NOT_SUPPORTED): the status is given, the body carries the spec's errcode.
  */
 export class SpecErrcodeError extends MatrixError {
   constructor(
@@ -804,7 +804,7 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
     },
 
     bindThreepid() {
-      throw new SpecErrcodeError('M_SERVER_NOT_TRUSTED', 'This homeserver does not bind identifiers on identity servers', 400);
+      throw new MatrixError('M_SERVER_NOT_TRUSTED', 'This homeserver does not bind identifiers on identity servers');
     },
 
     unbindThreepid(r, body) {
