@@ -7,6 +7,8 @@ import type { RelationRecord, RelationsQuery, RelationsStore, ThreadRecord } fro
 
 type Row = Record<string, any>;
 
+// Reads by parent say `+room_id` (no index on that term): the parent index is the one to use,
+// not the room's, which the planner would otherwise pick for a room with few relations.
 const COLUMNS = 'event_id, relates_to_id, rel_type, room_id, sender, type, stream_ordering, origin_server_ts';
 /** Levels of children of children at most (the spec asks for at least 3). */
 const MAX_DEPTH = 10;
@@ -16,13 +18,13 @@ const TOP = Number.MAX_SAFE_INTEGER;
 export function createRelationsStore(db: Database.Database): RelationsStore {
   const q = {
     getRelation: db.prepare(`SELECT ${COLUMNS} FROM event_relations WHERE event_id = ?`),
-    hasRelations: db.prepare('SELECT 1 FROM event_relations WHERE relates_to_id = ? AND room_id = ? LIMIT 1').pluck(),
+    hasRelations: db.prepare('SELECT 1 FROM event_relations WHERE relates_to_id = ? AND +room_id = ? LIMIT 1').pluck(),
     hasRelationFrom: db
-      .prepare('SELECT 1 FROM event_relations WHERE relates_to_id = ? AND room_id = ? AND rel_type = ? AND sender = ? LIMIT 1')
+      .prepare('SELECT 1 FROM event_relations WHERE relates_to_id = ? AND +room_id = ? AND rel_type = ? AND sender = ? LIMIT 1')
       .pluck(),
     replacements: db.prepare(
       `SELECT ${COLUMNS} FROM event_relations
-        WHERE relates_to_id = ? AND room_id = ? AND rel_type = 'm.replace' AND sender = ? AND type = ?
+        WHERE relates_to_id = ? AND +room_id = ? AND rel_type = 'm.replace' AND sender = ? AND type = ?
         ORDER BY origin_server_ts DESC, event_id DESC LIMIT ?`,
     ),
   };
@@ -46,7 +48,7 @@ export function createRelationsStore(db: Database.Database): RelationsStore {
 
   function getRelations(rq: RelationsQuery): RelationRecord[] {
     const depth = Math.max(1, Math.min(rq.depth ?? 1, MAX_DEPTH));
-    const conds = ['er.room_id = ?', 'er.stream_ordering > ?', 'er.stream_ordering < ?'];
+    const conds = ['+er.room_id = ?', 'er.stream_ordering > ?', 'er.stream_ordering < ?'];
     const args: unknown[] = [];
     if (rq.relType !== undefined) conds.push('er.rel_type = ?');
     if (rq.eventType !== undefined) conds.push('er.type = ?');
@@ -60,10 +62,10 @@ export function createRelationsStore(db: Database.Database): RelationsStore {
       // Children of children: a recursive walk down the parent index, `depth` levels at most
       // (event IDs are content hashes, so there are no cycles; the depth bounds it anyway).
       sql = `WITH RECURSIVE tree(event_id, level) AS (
-               SELECT event_id, 1 FROM event_relations WHERE relates_to_id = ? AND room_id = ?
+               SELECT event_id, 1 FROM event_relations WHERE relates_to_id = ? AND +room_id = ?
                UNION
                SELECT c.event_id, tree.level + 1 FROM event_relations c JOIN tree ON c.relates_to_id = tree.event_id
-                WHERE tree.level < ? AND c.room_id = ?
+                WHERE tree.level < ? AND +c.room_id = ?
              )
              SELECT DISTINCT ${COLUMNS.split(', ').map((c) => `er.${c}`).join(', ')}
                FROM tree JOIN event_relations er ON er.event_id = tree.event_id
@@ -80,7 +82,7 @@ export function createRelationsStore(db: Database.Database): RelationsStore {
 
   function countRelations(roomId: string, parentId: string, relType: string, excludeSenders: readonly string[] = []): number {
     const not = excludeSenders.length ? ` AND sender NOT IN (${excludeSenders.map(() => '?').join(', ')})` : '';
-    const sql = `SELECT COUNT(*) FROM event_relations WHERE relates_to_id = ? AND room_id = ? AND rel_type = ?${not}`;
+    const sql = `SELECT COUNT(*) FROM event_relations WHERE relates_to_id = ? AND +room_id = ? AND rel_type = ?${not}`;
     return stmt(sql).pluck().get(parentId, roomId, relType, ...excludeSenders) as number;
   }
 

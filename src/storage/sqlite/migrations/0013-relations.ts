@@ -39,8 +39,8 @@ export default `
   ) WITHOUT ROWID;
   -- A parent's children in stream order (GET /relations, bundled aggregations).
   CREATE INDEX event_relations_parent ON event_relations (relates_to_id, stream_ordering);
-  -- A room's threads by latest activity (GET /threads).
-  CREATE INDEX event_relations_room ON event_relations (room_id, rel_type, stream_ordering);
+  -- A room's threads by latest activity (GET /threads): grouped by root in index order.
+  CREATE INDEX event_relations_room ON event_relations (room_id, rel_type, relates_to_id, stream_ordering);
 
   INSERT OR IGNORE INTO event_relations
     (event_id, relates_to_id, rel_type, room_id, sender, type, stream_ordering, origin_server_ts)
