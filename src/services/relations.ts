@@ -16,6 +16,8 @@
  * The index is the store's (storage/relations.ts, kept by SQL triggers on the events table);
  * history visibility is services/visibility.ts's, per event.
  */
+import { redactEvent } from '../core/redaction';
+import { roomVersion } from '../core/room-versions';
 import type { JsonObject } from '../core/types';
 import { MatrixError, forbidden, notFound } from '../errors';
 import type { Store, StoredEvent } from '../storage/store';
@@ -218,7 +220,16 @@ export function createRelationsService(deps: {
       if (!more && scanned >= MAX_SCANNED) more = true;
     }
     const format = deps.format();
-    const res: ThreadsResponse = { chunk: roots.map((e) => format(e, viewer)) };
+    // threads_list.yaml: "If the thread root event was sent by an ignored user, the event is
+    // returned redacted to the caller."
+    const ignored = ignoredBy(viewer.userId);
+    const version = roomVersion(store.getRoom(roomId)?.roomVersion ?? '') ?? roomVersion('11')!;
+    const res: ThreadsResponse = {
+      chunk: roots.map((e) => {
+        const out = format(e, viewer);
+        return ignored.includes(e.pdu.sender) ? { ...out, content: redactEvent(e.pdu, version).content } : out;
+      }),
+    };
     if (more && position !== undefined) res.next_batch = encodePosition(position);
     return res;
   }

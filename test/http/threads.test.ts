@@ -149,6 +149,24 @@ describe('GET /rooms/{roomId}/threads', () => {
     expect(res.body.chunk.map((e: any) => e.event_id)).toEqual([root]);
   });
 
+  it('returns a root sent by an ignored user redacted', async () => {
+    const room = await createRoom(A, { preset: 'public_chat' });
+    expect((await B('POST', `${v3}/join/${enc(room)}`, {})).status).toBe(200);
+    const root = await send(B, room, 'from bob');
+    await send(A, room, 'alice answers', root);
+    const ignore = await A('PUT', `${v3}/user/${enc(alice.userId)}/account_data/m.ignored_user_list`, { ignored_users: { [bob.userId]: {} } });
+    expect(ignore.status).toBe(200);
+    try {
+      const res = await threads(A, room);
+      expect(res.body.chunk.map((e: any) => e.event_id)).toEqual([root]);
+      expect(res.body.chunk[0].content).toEqual({});
+      // Someone who does not ignore Bob sees the content.
+      expect((await threads(B, room)).body.chunk[0].content.body).toBe('from bob');
+    } finally {
+      await A('PUT', `${v3}/user/${enc(alice.userId)}/account_data/m.ignored_user_list`, { ignored_users: {} });
+    }
+  });
+
   it('answers 400 M_INVALID_PARAM for an unknown include, limit=0 or a bad from token', async () => {
     for (const params of [{ include: 'mine' }, { limit: 0 }, { from: 'nonsense' }]) {
       const res = await threads(A, roomId, params);
