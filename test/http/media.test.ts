@@ -10,6 +10,7 @@ import sharp from 'sharp';
 import { registerUser, type TestUser } from '../helpers/client';
 import { fakeRemote, type FakeRemote } from '../helpers/fake-remote';
 import { startTestServer, type TestServer } from '../helpers/server';
+import { freePort, runDoorstep, tempDir, waitReady, type Proc } from '../helpers/spawn';
 
 const V1 = '/_matrix/client/v1/media';
 const V3 = '/_matrix/media/v3';
@@ -197,10 +198,12 @@ describe('media repository (in-memory server)', () => {
       }
     });
 
-    it('is also served on the legacy /_matrix/media/v3/download without a token', async () => {
-      const r = await raw(`${s.url}${V3}/download/${mxcParts(pngUri)}/file.png`);
-      expect(r.status).toBe(200);
-      expect(r.headers.get('content-disposition')).toBe('inline; filename="file.png"');
+    it('is also served on the legacy /_matrix/media/{v3,r0,v1}/download without a token', async () => {
+      for (const prefix of [V3, '/_matrix/media/r0', '/_matrix/media/v1']) {
+        const r = await raw(`${s.url}${prefix}/download/${mxcParts(pngUri)}/file.png`);
+        expect(r.status).toBe(200);
+        expect(r.headers.get('content-disposition')).toBe('inline; filename="file.png"');
+      }
     });
   });
 
@@ -427,6 +430,56 @@ describe('media repository (file database)', () => {
       expect(r.headers.get('content-disposition')).toBe('attachment; filename="x.bin"');
     } finally {
       await s.stop();
+    }
+  });
+});
+
+describe('media repository (built server, SIGKILL)', () => {
+  it('keeps every upload answered 200 when the process is killed right after, and thumbnails with the bundled build', async () => {
+    // Needs dist/ (npm run build; jest's global setup builds it).
+    const dir = tempDir('doorstep-media-kill-');
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const cfg = path.join(dir, 'homeserver.yaml');
+    fs.writeFileSync(
+      cfg,
+      `server_name: localhost\nenable_registration: true\nenable_registration_without_verification: true\nlog_level: warn\n` +
+        `rc_registration: {per_second: 1000, burst_count: 1000}\n` +
+        `listeners:\n  - port: ${port}\n    bind_addresses: ['127.0.0.1']\n`,
+    );
+    const start = async (): Promise<Proc> => {
+      const p = runDoorstep(['--config', cfg], dir);
+      await waitReady(`${url}/_matrix/client/versions`, p);
+      return p;
+    };
+    let p = await start();
+    try {
+      const u = await registerUser(url, 'alice');
+      const files = await Promise.all(Array.from({ length: 8 }, (_, i) => crypto.randomBytes(20_000 + i)));
+      const uris = await Promise.all(
+        files.map(async (f) => {
+          const r = await raw(`${url}${V3}/upload`, { method: 'POST', headers: { ...auth(u), 'content-type': 'application/x-k' }, body: f });
+          expect(r.status).toBe(200);
+          return r.json.content_uri as string;
+        }),
+      );
+      p.child.kill('SIGKILL');
+      await p.exited;
+      p = await start();
+      for (const [i, uri] of uris.entries()) {
+        const r = await raw(`${url}${V1}/download/${mxcParts(uri)}`, { headers: auth(u) });
+        expect(r.status).toBe(200);
+        expect(r.bytes.equals(files[i]!)).toBe(true);
+      }
+      const img = await raw(`${url}${V3}/upload`, { method: 'POST', headers: { ...auth(u), 'content-type': 'image/png' }, body: await png(100, 100) });
+      const t = await raw(`${url}${V1}/thumbnail/${mxcParts(img.json.content_uri)}?width=32&height=32&method=crop`, { headers: auth(u) });
+      expect(t.status).toBe(200);
+      expect((await sharp(t.bytes).metadata()).width).toBe(32);
+      expect(fs.existsSync(path.join(dir, 'data', 'media_store', 'local_content'))).toBe(true);
+    } finally {
+      p.child.kill('SIGKILL');
+      await p.exited;
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -1,6 +1,6 @@
 /**
  * The content repository (spec: client-server-api "Content repository"; authed-content-repo.yaml
- * for /_matrix/client/v1/media/*, content-repo.yaml for the legacy /_matrix/media/{v3,r0}/* and
+ * for /_matrix/client/v1/media/*, content-repo.yaml for the legacy /_matrix/media/{v3,r0,v1}/* and
  * /_matrix/media/v1/create). Uploads are `body: 'raw'` routes (the bytes are not JSON); downloads
  * and thumbnails answer bytes (route.ts BinaryResponse).
  *
@@ -18,7 +18,8 @@ import { queryEnum, queryInt, queryString } from '../query';
 import { BinaryResponse, requesterOf, type Route, type RouteAuth, type RouteRequest } from '../route';
 
 const V1 = '/_matrix/client/v1/media';
-const LEGACY = ['/_matrix/media/v3', '/_matrix/media/r0'];
+/** The legacy prefixes Synapse still serves (v3; r0 and v1 for older clients). */
+const LEGACY = ['/_matrix/media/v3', '/_matrix/media/r0', '/_matrix/media/v1'];
 const legacy = (suffix: string) => LEGACY.map((p) => `${p}${suffix}`);
 
 /** spec "Serving inline content": the only types served with `Content-Disposition: inline`. */
