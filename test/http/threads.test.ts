@@ -175,3 +175,17 @@ describe('GET /rooms/{roomId}/threads', () => {
     }
   });
 });
+
+describe('GET /_matrix/client/versions', () => {
+  it('advertises server-side threads, the threads list and relations dir by their stable names', async () => {
+    const res = await fetch(`${s.url}/_matrix/client/versions`);
+    const body = (await res.json()) as { unstable_features: Record<string, boolean> };
+    expect(body.unstable_features).toMatchObject({
+      'org.matrix.msc3440.stable': true,
+      'org.matrix.msc3856.stable': true,
+      'org.matrix.msc3715.stable': true,
+    });
+    // The bare unstable names would have clients send prefixed parameters this server ignores.
+    expect(body.unstable_features['org.matrix.msc3715']).toBeUndefined();
+  });
+});
