@@ -319,7 +319,7 @@ describe('POST /_matrix/client/v3/search', () => {
   it('answers 401 M_MISSING_TOKEN without an access token', async () => {
     const res = await fetch(`${s.url}${v3}/search`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"search_categories":{}}' });
     expect(res.status).toBe(401);
-    expect((await res.json()).errcode).toBe('M_MISSING_TOKEN');
+    expect(((await res.json()) as { errcode: string }).errcode).toBe('M_MISSING_TOKEN');
   });
 });
 

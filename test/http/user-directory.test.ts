@@ -8,6 +8,7 @@
 import { as, enc, registerUser, type TestUser } from '../helpers/client';
 import { startTestServer, type TestServer } from '../helpers/server';
 import { buildConfig } from '../../src/config';
+import { startCluster, type Cluster } from '../helpers/cluster';
 
 const v3 = '/_matrix/client/v3';
 type Caller = ReturnType<typeof as>;
@@ -185,5 +186,36 @@ describe('buildConfig (user_directory)', () => {
 
   it('stops start-up naming the key when a user_directory value has the wrong type', () => {
     expect(() => buildConfig({ server_name: 'hs', user_directory: { search_all_users: 'yes' } })).toThrow(/user_directory\.search_all_users/);
+  });
+});
+
+describe('POST /_matrix/client/v3/user_directory/search (a user of another server)', () => {
+  jest.setTimeout(60_000);
+  let cluster: Cluster;
+  afterAll(() => cluster?.stop());
+
+  it('finds a remote member of a public room by the display name of their join (users.yaml "SHOULD query remote users")', async () => {
+    cluster = await startCluster(2, { logLevel: 'warn' });
+    const [H, R] = cluster.servers;
+    const host = await registerUser(H!.clientUrl, 'host');
+    const seeker = await registerUser(H!.clientUrl, 'seeker');
+    const remy = await registerUser(R!.clientUrl, 'remy');
+    const roomId = await createRoom(as(H!.clientUrl, host), { preset: 'public_chat' });
+    const joined = await as(R!.clientUrl, remy)('POST', `${v3}/join/${enc(roomId)}?server_name=${enc(H!.serverName)}`, {});
+    expect(joined.status).toBe(200);
+    const named = await as(R!.clientUrl, remy)('PUT', `${v3}/rooms/${enc(roomId)}/state/m.room.member/${enc(remy.userId)}`, {
+      membership: 'join', displayname: 'Remy Faraway', avatar_url: 'mxc://elsewhere/remy',
+    });
+    expect(named.status).toBe(200);
+    const deadline = Date.now() + 15_000;
+    let results: unknown[] = [];
+    while (Date.now() < deadline) {
+      const res = await directory(as(H!.clientUrl, seeker), { search_term: 'faraway' });
+      expect(res.status).toBe(200);
+      results = res.body.results;
+      if (results.length) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(results).toEqual([{ user_id: remy.userId, display_name: 'Remy Faraway', avatar_url: 'mxc://elsewhere/remy' }]);
   });
 });
