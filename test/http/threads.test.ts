@@ -2,7 +2,9 @@
  * GET /_matrix/client/v1/rooms/{roomId}/threads over real HTTP (spec: threads_list.yaml;
  * client-server-api "Threading", "Server-side aggregation of m.thread relationships").
  */
+import { Direction, FeatureSupport, Thread, ThreadFilterType } from 'matrix-js-sdk';
 import { as, enc, registerUser, type TestUser } from '../helpers/client';
+import { sdkClient } from '../helpers/sdk';
 import { startTestServer, type TestServer } from '../helpers/server';
 
 const v1 = '/_matrix/client/v1';
@@ -187,5 +189,29 @@ describe('GET /_matrix/client/versions', () => {
     });
     // The bare unstable names would have clients send prefixed parameters this server ignores.
     expect(body.unstable_features['org.matrix.msc3715']).toBeUndefined();
+  });
+});
+
+describe('matrix-js-sdk threads (the SDK Element Web is built on)', () => {
+  it('finds server-side thread support and reads /threads and /relations through the SDK', async () => {
+    const roomId = await createRoom(A, { preset: 'public_chat' });
+    const root = await send(A, roomId, 'sdk root');
+    const r1 = await send(A, roomId, 'sdk reply 1', root);
+    const r2 = await send(A, roomId, 'sdk reply 2', root);
+    const client = sdkClient(s.url, alice);
+    try {
+      const support = await client.doesServerSupportThread();
+      expect(support).toEqual({ threads: FeatureSupport.Stable, list: FeatureSupport.Stable, fwdPagination: FeatureSupport.Stable });
+      Thread.setServerSideSupport(support.threads);
+      Thread.setServerSideListSupport(support.list);
+      Thread.setServerSideFwdPaginationSupport(support.fwdPagination);
+      const list = await client.createThreadListMessagesRequest(roomId, null, 20, Direction.Backward, ThreadFilterType.All);
+      expect(list.chunk.map((e: any) => e.event_id)).toEqual([root]);
+      expect((list.chunk[0] as any).unsigned['m.relations']['m.thread'].latest_event.event_id).toBe(r2);
+      const rels = await client.fetchRelations(roomId, root, 'm.thread', null, { dir: Direction.Forward });
+      expect(rels.chunk.map((e: any) => e.event_id)).toEqual([r1, r2]);
+    } finally {
+      client.stopClient();
+    }
   });
 });
