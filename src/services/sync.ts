@@ -69,6 +69,8 @@ export const MAX_TIMELINE_LIMIT = 100;
 export const MAX_SYNC_TIMEOUT_MS = 300_000;
 /** Events examined per room at most while filling a timeline (filters/visibility may hide many). */
 const MAX_SCANNED = 1000;
+/** Sync tokens remembered per device for the presence stream (see presenceSection). */
+const PRESENCE_TOKENS_PER_DEVICE = 8;
 /** Event types that count towards `unread_notifications.notification_count`. */
 export const NOTIFYING_TYPES: readonly string[] = ['m.room.message', 'm.room.encrypted', 'm.sticker'];
 
@@ -126,8 +128,11 @@ export function createSyncService(deps: {
   const log = deps.logger.child('sync');
   const waiting = new Set<() => void>();
   let closed = false;
-  /** Per device: the last `next_batch` computed for it and the presence serial it covered. */
-  const presenceSent = new Map<string, { token: string; serial: number }>();
+  /**
+   * Per device: the last few `next_batch` tokens computed for it, each with the presence serial
+   * it covered (a few, so that concurrent sync loops of one device do not reset each other).
+   */
+  const presenceSent = new Map<string, Map<string, number>>();
 
   function sync(req: SyncRequest): Promise<JsonObject | null> {
     const filter = filters.resolve(req.userId, req.filter);
@@ -571,13 +576,16 @@ export function createSyncService(deps: {
     if (!presence.enabled) return [];
     const { userId, deviceId } = req;
     const device = `${userId}\n${deviceId}`;
-    const sent = presenceSent.get(device);
-    presenceSent.set(device, { token: nextBatch, serial });
+    let sent = presenceSent.get(device);
+    if (!sent) presenceSent.set(device, (sent = new Map()));
+    const from = (req.since !== undefined && sent.get(req.since)) || 0;
+    sent.delete(nextBatch); // the newest computation of a token wins, and moves to the end
+    sent.set(nextBatch, serial);
+    if (sent.size > PRESENCE_TOKENS_PER_DEVICE) sent.delete(sent.keys().next().value!);
     const users = new Set<string>();
     if (!incremental) {
       for (const u of sharedNow()) if (presence.isOnline(u)) users.add(u);
     } else {
-      const from = sent && sent.token === req.since ? sent.serial : 0;
       const changed = presence.changedSince(from);
       for (const u of changed) if (u === userId || sharedNow().has(u)) users.add(u);
       for (const u of newlyShared) if (sharedNow().has(u)) users.add(u);

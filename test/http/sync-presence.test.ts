@@ -111,6 +111,20 @@ describe('GET /sync presence', () => {
     expect(again.presence.events).toEqual([]);
   });
 
+  it('repeats nothing to either of two sync loops of one device when they alternate', async () => {
+    const { a, roomId } = await pair();
+    const say = (body: string) => a.call('PUT', `${v3}/rooms/${encodeURIComponent(roomId)}/send/m.room.message/${body}${n}`, { msgtype: 'm.text', body });
+    const t0 = (await sync(s.url, a.u)).next_batch;
+    await say('one');
+    const x1 = await sync(s.url, a.u, { since: t0 });
+    await say('two');
+    const y1 = await sync(s.url, a.u, { since: t0 });
+    expect(y1.next_batch).not.toBe(x1.next_batch);
+    // Loop X goes on from its own token: nothing of presence changed since it.
+    expect((await sync(s.url, a.u, { since: x1.next_batch })).presence.events).toEqual([]);
+    expect((await sync(s.url, a.u, { since: y1.next_batch })).presence.events).toEqual([]);
+  });
+
   it("applies the filter's presence section when it excludes the type or the sender", async () => {
     const { a, b } = await pair();
     expect((await putPresence(b.call, b.u, { presence: 'online' })).status).toBe(200);
