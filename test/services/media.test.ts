@@ -10,6 +10,11 @@ import { buildConfig, ConfigError, parseSize } from '../../src/config';
 import { createLogger } from '../../src/log';
 import { createMediaService } from '../../src/services/media';
 import { createSqliteStore } from '../../src/storage/sqlite';
+import sharp from 'sharp';
+
+const files = (d: string): string[] =>
+  fs.readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(path.join(d, e.name)) : [e.name]));
+const noMeta = { contentType: undefined, filename: undefined, contentLength: undefined };
 
 describe('parseSize', () => {
   it('reads K, M, G suffixes as powers of 1024 and a bare number as bytes, as Synapse', () => {
@@ -60,7 +65,6 @@ describe('createMediaService', () => {
     await expect(
       media.upload('@u:a.test', Readable.from([Buffer.alloc(6), Buffer.alloc(6)]), { contentType: undefined, filename: undefined, contentLength: undefined }),
     ).rejects.toMatchObject({ errcode: 'M_TOO_LARGE', status: 413 });
-    const files = (d: string): string[] => fs.readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(path.join(d, e.name)) : [e.name]));
     expect(files(root)).toHaveLength(1);
     media.close();
     store.close();
@@ -81,6 +85,39 @@ describe('createMediaService', () => {
       expect(fs.existsSync(file.path)).toBe(true);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('leaves no file and no row when the body fails midway (client gone)', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'doorstep-media-svc-'));
+    const store = createSqliteStore({ path: ':memory:' });
+    const media = createMediaService({ store, serverName: 'a.test', logger, now: Date.now, config: { storePath: dir, maxUploadSize: 1e6, maxImagePixels: 1e6 } });
+    try {
+      const body = new Readable({ read() {} });
+      const p = media.upload('@u:a.test', body, noMeta);
+      body.push(Buffer.alloc(1000));
+      setTimeout(() => body.destroy(new Error('socket hang up')), 20);
+      await expect(p).rejects.toThrow('socket hang up');
+      expect(files(dir)).toEqual([]);
+    } finally {
+      media.close();
+      store.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('answers 413 M_TOO_LARGE for a thumbnail when the image has more pixels than max_image_pixels', async () => {
+    // spec "Security considerations": too large to thumbnail → 413 M_TOO_LARGE
+    const store = createSqliteStore({ path: ':memory:' });
+    const media = createMediaService({ store, serverName: 'a.test', logger, now: Date.now, config: { storePath: undefined, maxUploadSize: 1e6, maxImagePixels: 1000 } });
+    try {
+      const img = await sharp({ create: { width: 50, height: 50, channels: 3, background: '#123456' } }).png().toBuffer();
+      const { content_uri } = await media.upload('@u:a.test', Readable.from([img]), { ...noMeta, contentType: 'image/png' });
+      const id = content_uri.split('/').pop()!;
+      await expect(media.thumbnail('a.test', id, { width: 10, height: 10, method: 'scale' }, { timeoutMs: 0 })).rejects.toMatchObject({ errcode: 'M_TOO_LARGE', status: 413 });
+    } finally {
+      media.close();
+      store.close();
     }
   });
 });
