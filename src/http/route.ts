@@ -69,7 +69,7 @@ export class RouteResponse {
 
 /**
  * A 200 (or other status) whose body is bytes, not JSON (media downloads): a Buffer, or a stream
- * piped out (destroyed if the client goes away). `headers` must include Content-Type; the CORS
+ * streamed out (destroyed if the client goes away). `headers` must include Content-Type; the CORS
  * headers are added. Content-Length is set for a Buffer; for a stream, pass it in `headers`.
  */
 export class BinaryResponse {
@@ -166,7 +166,11 @@ export function mountRoutes(r: Router, s: AuthServices, routes: readonly Route[]
           return gone.signal;
         },
       });
-      if (gone?.signal.aborted) return; // the client went away: nobody to answer
+      if (gone?.signal.aborted) {
+        // the client went away: nobody to answer (and a file opened for it is closed)
+        if (result instanceof BinaryResponse && !Buffer.isBuffer(result.body)) result.body.destroy();
+        return;
+      }
       // edge.sendJson, not res.json: `Content-Type: application/json` exactly, as the fast lane
       // answers (Express would add `; charset=utf-8`, which Complement reads literally).
       if (result instanceof BinaryResponse) sendBinary(res, result);
