@@ -16,8 +16,10 @@
  * 6. the old room's `events_default` and `invite` are raised to max(50, users_default + 1), when
  *    the upgrader may change its power levels.
  *
- * Local members' per-room push rules are copied to the new room, as Synapse does ("When a user
- * joins the new room, the server should automatically transfer … notifications").
+ * Local members' per-room push rules, room tags and m.direct entries are copied to the new room
+ * ("When a user joins the new room, the server should automatically transfer … notifications,
+ * tags"): at the upgrade for the old room's local members, and by transferUserState for a local
+ * user joining a room with a predecessor (a remote or hand-made upgrade).
  */
 import { POWER_LEVEL_FIELDS, parsePowerLevels, parsePowerLevelValue, requiredPowerLevel, userPowerLevel } from '../core/auth';
 import { isSupportedRoomVersion, roomVersion, type RoomVersion } from '../core/room-versions';
@@ -28,6 +30,7 @@ import type { Store } from '../storage/store';
 import type { EventsService } from './events';
 import type { MembershipService } from './membership';
 import type { PushRulesService } from './push-rules';
+import type { AccountDataService } from './account-data';
 import { newRoomId } from './rooms';
 
 /** The spec's recommended transferable state (power levels are handled on their own). */
@@ -46,6 +49,16 @@ export const TRANSFERABLE_STATE: readonly string[] = [
 export interface RoomUpgradeService {
   /** Returns the replacement room's ID. */
   upgrade(roomId: string, userId: string, newVersion: string): { replacement_room: string };
+  /**
+   * spec "Room Upgrades": "When a user joins the new room, the server should automatically
+   * transfer/replicate some of the user's personalized settings such as notifications, tags,
+   * etc." For a local user joining `roomId`: when its m.room.create names a predecessor the user
+   * was in here, their room push rule, their `m.tag` room account data and their `m.direct`
+   * entries are copied to it (as Synapse does on join). Idempotent; nothing when there is no
+   * predecessor. For the membership service to call after a local join (upgrade() already
+   * does it for the old room's local members).
+   */
+  transferUserState(roomId: string, userId: string): void;
 }
 
 const isObject = (v: JsonValue | undefined): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -95,6 +108,8 @@ export function createRoomUpgradeService(deps: {
   logger: Logger;
   /** For copying local members' room push rules; without it they are not copied. */
   pushRules?: PushRulesService;
+  /** For copying their m.tag and m.direct account data (server-side writes that notify /sync). */
+  accountData?: Pick<AccountDataService, 'setByServer'>;
 }): RoomUpgradeService {
   const { store, events, membership, serverName, now } = deps;
   const log = deps.logger.child('room-upgrade');
@@ -111,18 +126,41 @@ export function createRoomUpgradeService(deps: {
     }
   }
 
-  function copyPushRules(oldRoomId: string, newRoom: string, users: readonly string[]): void {
+  /** Copies one user's per-room settings from `oldRoomId` to `newRoom` (see transferUserState). */
+  function copyUserState(oldRoomId: string, newRoom: string, userId: string): void {
     const pushRules = deps.pushRules;
-    if (!pushRules) return;
-    for (const userId of users) {
-      const rules = store.getPushRules(userId);
-      for (const r of rules) {
-        if (r.kind === 'room' && r.ruleId === oldRoomId) {
-          pushRules.putRule(userId, 'room', newRoom, { actions: r.actions }, {});
-          if (!r.enabled) pushRules.setEnabled(userId, 'room', newRoom, false);
-        }
+    if (pushRules) {
+      for (const r of store.getPushRules(userId)) {
+        if (r.kind !== 'room' || r.ruleId !== oldRoomId) continue;
+        pushRules.putRule(userId, 'room', newRoom, { actions: r.actions }, {});
+        if (!r.enabled) pushRules.setEnabled(userId, 'room', newRoom, false);
       }
     }
+    const accountData = deps.accountData;
+    if (!accountData) return;
+    const tags = store.getAccountData(userId, oldRoomId, 'm.tag');
+    if (tags && store.getAccountData(userId, newRoom, 'm.tag') === undefined) accountData.setByServer(userId, newRoom, 'm.tag', tags);
+    const direct = store.getAccountData(userId, '', 'm.direct');
+    if (direct) {
+      let changed = false;
+      const next: JsonObject = {};
+      for (const [other, rooms] of Object.entries(direct)) {
+        if (Array.isArray(rooms) && rooms.includes(oldRoomId) && !rooms.includes(newRoom)) {
+          next[other] = [...rooms, newRoom];
+          changed = true;
+        } else next[other] = rooms;
+      }
+      if (changed) accountData.setByServer(userId, '', 'm.direct', next);
+    }
+  }
+
+  function transferUserState(roomId: string, userId: string): void {
+    if (!userId.endsWith(`:${serverName}`)) return;
+    const predecessor = events.currentStateEvent(roomId, 'm.room.create', '')?.pdu.content.predecessor;
+    if (!isObject(predecessor) || typeof predecessor.room_id !== 'string') return;
+    const oldRoomId = predecessor.room_id;
+    if (!store.getMembership(oldRoomId, userId)) return;
+    store.transaction(() => copyUserState(oldRoomId, roomId, userId));
   }
 
   function upgrade(oldRoomId: string, userId: string, newVersion: string): { replacement_room: string } {
@@ -224,11 +262,11 @@ export function createRoomUpgradeService(deps: {
         }
       }
 
-      copyPushRules(oldRoomId, newRoom, localMembers);
+      for (const member of localMembers) copyUserState(oldRoomId, newRoom, member);
     });
     log.info('room upgraded', { roomId: oldRoomId, newRoomId: newRoom, userId, roomVersion: newVersion });
     return { replacement_room: newRoom };
   }
 
-  return { upgrade };
+  return { upgrade, transferUserState };
 }

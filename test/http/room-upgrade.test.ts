@@ -200,6 +200,42 @@ describe('POST /rooms/{roomId}/upgrade', () => {
   });
 });
 
+describe('room upgrade: personal settings (spec "Room Upgrades": notifications, tags)', () => {
+  it("copies the local members' room tags and m.direct entries at the upgrade", async () => {
+    const room = await createRoom(A, { preset: 'public_chat' });
+    expect((await B('POST', `${v3}/join/${enc(room)}`, {})).status).toBe(200);
+    // No /tags endpoint yet: the tags are the room's m.tag account data (spec "Room Tagging").
+    const tagged = await B('PUT', `${v3}/user/${enc(bob.userId)}/rooms/${enc(room)}/account_data/m.tag`, { tags: { 'm.favourite': { order: 0.5 } } });
+    expect(tagged.status).toBe(200);
+    expect((await B('PUT', `${v3}/user/${enc(bob.userId)}/account_data/m.direct`, { [alice.userId]: [room] })).status).toBe(200);
+    const res = await upgrade(A, room, { new_version: '11' });
+    expect(res.status).toBe(200);
+    const newRoom = res.body.replacement_room;
+    const tags = await B('GET', `${v3}/user/${enc(bob.userId)}/rooms/${enc(newRoom)}/account_data/m.tag`);
+    expect(tags.body).toEqual({ tags: { 'm.favourite': { order: 0.5 } } });
+    const direct = await B('GET', `${v3}/user/${enc(bob.userId)}/account_data/m.direct`);
+    expect(direct.body).toEqual({ [alice.userId]: [room, newRoom] });
+  });
+
+  it('RoomUpgradeService.transferUserState copies them for a user joining a room whose create names a predecessor', async () => {
+    // A hand-made upgrade (as Complement's mustManualUpgradeRoom): createRoom with a predecessor.
+    const old = await createRoom(A, { preset: 'public_chat' });
+    expect((await B('POST', `${v3}/join/${enc(old)}`, {})).status).toBe(200);
+    expect((await B('PUT', `${v3}/pushrules/global/room/${enc(old)}`, { actions: ['dont_notify'] })).status).toBe(200);
+    expect((await B('PUT', `${v3}/user/${enc(bob.userId)}/rooms/${enc(old)}/account_data/m.tag`, { tags: { 'u.work': {} } })).status).toBe(200);
+    const next = await createRoom(A, { preset: 'public_chat', creation_content: { predecessor: { room_id: old } } });
+    expect((await B('POST', `${v3}/join/${enc(next)}`, {})).status).toBe(200);
+    s.hs.services.roomUpgrade.transferUserState(next, bob.userId);
+    expect((await B('GET', `${v3}/pushrules/global/room/${enc(next)}`)).body.actions).toEqual(['dont_notify']);
+    expect((await B('GET', `${v3}/user/${enc(bob.userId)}/rooms/${enc(next)}/account_data/m.tag`)).body).toEqual({ tags: { 'u.work': {} } });
+    // A room without a predecessor, or a user who was never in it: nothing.
+    const plain = await createRoom(A, { preset: 'public_chat' });
+    expect(() => s.hs.services.roomUpgrade.transferUserState(plain, bob.userId)).not.toThrow();
+    s.hs.services.roomUpgrade.transferUserState(next, carol.userId);
+    expect((await as(s.url, carol)('GET', `${v3}/pushrules/global/room/${enc(next)}`)).status).toBe(404);
+  });
+});
+
 describe('POST /rooms/{roomId}/upgrade durability', () => {
   it('keeps the upgrade across a restart once it was answered 200', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'doorstep-upgrade-'));
