@@ -1,5 +1,5 @@
 /**
- * The composition root (design §1): the only place that constructs the SQLite store and
+ * The composition root (docs/design.md §1): the only place that constructs the SQLite store and
  * the services, so several homeservers can run in one process (tests, federation pairs).
  */
 import fs from 'node:fs';
@@ -20,7 +20,13 @@ import { createRoomsService } from './services/rooms';
 import { createClientEventFormatter } from './services/client-events';
 import { createVisibilityService } from './services/visibility';
 import { createRoomReadsService } from './services/room-reads';
+import { createSearchService } from './services/search';
+import { createUserDirectoryService } from './services/user-directory';
+import { createRelationsService } from './services/relations';
+import { createRoomUpgradeService } from './services/room-upgrade';
 import { createDirectoryService } from './services/directory';
+import { createRoomSummaryService } from './services/room-summary';
+import { createHierarchyService } from './services/hierarchy';
 import { createProfileService } from './services/profile';
 import { createPushRulesService } from './services/push-rules';
 import { createPresenceService } from './services/presence';
@@ -41,6 +47,8 @@ import { createRemoteMembership } from './services/federation/remote-membership'
 import { createFederationRetrieval } from './services/federation/retrieval';
 import { createBackfillService } from './services/federation/backfill';
 import { createTransactionsService } from './services/federation/transactions';
+import { createMediaService } from './services/media';
+import { createKeyBackupService } from './services/key-backup';
 import type { Services } from './services';
 import { buildHttpApp, buildRouters } from './http';
 import type { SigningKey } from './core/signing';
@@ -96,7 +104,8 @@ export function createHomeserver(config: Config, opts: HomeserverOptions = {}): 
   const membership = createMembershipService({
     store, events, serverName: config.serverName, knockLimiter: limiters.knock, limiters, remote: remoteMembership,
   });
-  const clientEvents = createClientEventFormatter({ store, now });
+  // Bundled aggregations (unsigned["m.relations"]) come from the relations service, built below.
+  const clientEvents = createClientEventFormatter({ store, now, bundle: (e, viewer, format) => relations.bundle(e, viewer, format) });
   const rooms = createRoomsService({
     store, events, membership, clientEvents, serverName: config.serverName, defaultRoomVersion: () => config.defaultRoomVersion, now, fedclient,
     roomCreationLimiter: limiters.roomCreation, messageLimiter: limiters.message,
@@ -105,33 +114,45 @@ export function createHomeserver(config: Config, opts: HomeserverOptions = {}): 
   const backfill = createBackfillService({ store, events, admission, fedclient, serverName: config.serverName, logger, now });
   const roomReads = createRoomReadsService({ store, events, clientEvents, visibility, backfill });
   const directory = createDirectoryService({ store, events, visibility, serverName: config.serverName, logger, fedclient });
+  const roomSummary = createRoomSummaryService({ store, events, visibility, directory, fedclient, serverName: config.serverName, logger, now });
+  const hierarchy = createHierarchyService({ summaries: roomSummary, logger });
   const profile = createProfileService({ store, membership, serverName: config.serverName, fedclient });
   const pushRules = createPushRulesService({ store, notifier });
-  const presence = createPresenceService({ store, notifier, now });
+  const relations = createRelationsService({ store, visibility, format: () => clientEvents.format });
+  const presence = createPresenceService({ store, notifier, now, enabled: config.presenceEnabled });
   const pushers = createPushersService({ store, now });
+  const keyBackup = createKeyBackupService({ store });
+  const search = createSearchService({ store, events, clientEvents, visibility });
+  const userDirectory = createUserDirectoryService({ store, serverName: config.serverName, config: config.userDirectory });
   const serverInfo = createServerInfoService({ config, now });
   const filters = createFilterService({ store });
   const accountData = createAccountDataService({ store, notifier });
+  const roomUpgrade = createRoomUpgradeService({ store, events, membership, serverName: config.serverName, now, logger, pushRules, accountData });
   const typing = createTypingService({ store, notifier, now, federationSender });
   const receipts = createReceiptsService({ store, notifier, accountData, now, federationSender });
   const toDevice = createToDeviceService({ store, notifier, serverName: config.serverName, logger, federationSender });
   const e2eKeys = createE2eKeysService({ store, notifier, serverName: config.serverName, fedclient, federationSender });
-  const sync = createSyncService({ store, notifier, membership, clientEvents, visibility, filters, typing, e2eKeys, logger });
+  const sync = createSyncService({ store, notifier, membership, clientEvents, visibility, filters, typing, e2eKeys, presence, pushRules, logger });
   const federationRetrieval = createFederationRetrieval({
     store, events, directory, profile, e2eKeys, serverName: config.serverName, now, logger,
   });
   const transactions = createTransactionsService({
     store, admission: { receivePdu: (pdu, origin) => admission.receivePdu(pdu, origin) }, typing, receipts, toDevice, e2eKeys, logger, now,
   });
+  const media = createMediaService({
+    store, serverName: config.serverName, logger, now,
+    config: { storePath: config.mediaStorePath, maxUploadSize: config.maxUploadSize, maxImagePixels: config.maxImagePixels },
+  });
   // What routes see: services and narrow values, not the store or the config (services/index.ts).
   const services: Services = {
     serverName: config.serverName,
     limits: { maxRequestBodySize: config.maxRequestBodySize },
     durability: { whenDurable: () => store.whenDurable() },
-    filters, accountData, typing, receipts, toDevice, e2eKeys, sync,
+    filters, accountData, typing, receipts, toDevice, e2eKeys, sync, relations, roomUpgrade,
     profile, pushRules, presence, pushers, serverInfo, fedclient, keyRing, federationSender,
-    admission, remoteMembership, federationRetrieval, transactions,
+    admission, remoteMembership, federationRetrieval, transactions, media,
     keys, accounts, logger, now, notifier, events, membership, rooms, clientEvents, visibility, roomReads, directory,
+    roomSummary, hierarchy, keyBackup, search, userDirectory,
   };
   const routers = buildRouters(services);
 
@@ -183,6 +204,7 @@ export function createHomeserver(config: Config, opts: HomeserverOptions = {}): 
     stopped = true;
     sync.close(); // answer waiting /sync long-polls so the listeners can close
     typing.close();
+    media.close(); // answer downloads waiting for an async upload; remove a :memory: server's media directory
     await federationSender.stop();
     await fedclient.close();
     await Promise.all(

@@ -1,5 +1,5 @@
 /**
- * Synapse-style homeserver.yaml subset (design §2). Known keys are validated against
+ * Synapse-style homeserver.yaml subset (docs/design.md §2). Known keys are validated against
  * schema/config.json; unknown keys are reported once and ignored, so a minimal Synapse
  * config runs unchanged.
  */
@@ -42,8 +42,28 @@ export interface Config extends RateLimitsConfig {
   defaultRoomVersion: string;
   logLevel: LogLevel;
   maxRequestBodySize: number;
+  /** presence.enabled (Synapse's key): presence in /sync and set by it; false: PUT accepted, nothing tracked. */
+  presenceEnabled: boolean;
+  /** user_directory (Synapse's keys): `enabled` (default true), `search_all_users` (default false). */
+  userDirectory: { enabled: boolean; searchAllUsers: boolean };
   /** TURN for /voip/turnServer (Synapse's keys; voip.yaml): none configured → `{}`. */
   turn: TurnConfig;
+  /** Synapse's refreshable_access_token_lifetime: access tokens of clients that asked for refresh tokens (default 5m). */
+  refreshableAccessTokenLifetimeMs: number;
+  /** refresh_token_lifetime: how long a refresh token stays usable; null (unset): forever. */
+  refreshTokenLifetimeMs: number | null;
+  /** nonrefreshable_access_token_lifetime: access tokens of other clients; null (unset): forever. */
+  nonrefreshableAccessTokenLifetimeMs: number | null;
+  /**
+   * media_store_path: where uploaded media live (default: `media_store` next to the database
+   * file); undefined for a `:memory:` database without the key (a temporary directory, removed
+   * at stop).
+   */
+  mediaStorePath: string | undefined;
+  /** max_upload_size in bytes (Synapse's default "50M"): larger uploads are 413 M_TOO_LARGE. */
+  maxUploadSize: number;
+  /** max_image_pixels (Synapse's default "32M"): larger images are not thumbnailed (413 M_TOO_LARGE). */
+  maxImagePixels: number;
 }
 
 /**
@@ -70,6 +90,16 @@ export function parseDuration(key: string, v: number | string): number {
   const m = /^(\d+)(ms|s|m|h|d|w|y)?$/.exec(v.trim());
   if (!m) throw new ConfigError(key, `invalid config: ${key}: not a duration (a number of milliseconds, or e.g. "30s", "1h", "2d")`);
   return Number(m[1]) * DURATION_UNITS_MS[m[2] ?? 'ms']!;
+}
+
+const SIZE_UNITS: Readonly<Record<string, number>> = { K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
+
+/** A Synapse size: bytes as a number, or a string such as `"50M"`, `"10K"`, `"1G"` (powers of 1024; no unit: bytes). */
+export function parseSize(key: string, v: number | string): number {
+  if (typeof v === 'number') return v;
+  const m = /^(\d+)\s*([KMGT])?$/i.exec(v.trim());
+  if (!m) throw new ConfigError(key, `invalid config: ${key}: not a size (a number of bytes, or e.g. "10K", "50M", "1G")`);
+  return Number(m[1]) * (m[2] ? SIZE_UNITS[m[2].toUpperCase()]! : 1);
 }
 
 /** Synapse's defaults for its rc_* blocks (its config documentation); rc_knock is Doorstep's. */
@@ -216,6 +246,8 @@ export function buildConfig(raw: Record<string, unknown>, baseDir = process.cwd(
     defaultRoomVersion: String(r.default_room_version ?? '11'),
     logLevel: r.log_level ?? 'info',
     maxRequestBodySize: r.max_request_body_size ?? 1024 * 1024,
+    presenceEnabled: r.presence?.enabled ?? true,
+    userDirectory: { enabled: r.user_directory?.enabled ?? true, searchAllUsers: r.user_directory?.search_all_users ?? false },
     turn: {
       uris: r.turn_uris ?? [],
       sharedSecret: r.turn_shared_secret,
@@ -223,9 +255,23 @@ export function buildConfig(raw: Record<string, unknown>, baseDir = process.cwd(
       password: r.turn_password,
       userLifetimeMs: parseDuration('turn_user_lifetime', r.turn_user_lifetime ?? '1h'),
     },
+    refreshableAccessTokenLifetimeMs: parseDuration('refreshable_access_token_lifetime', r.refreshable_access_token_lifetime ?? '5m'),
+    refreshTokenLifetimeMs: r.refresh_token_lifetime === undefined ? null : parseDuration('refresh_token_lifetime', r.refresh_token_lifetime),
+    nonrefreshableAccessTokenLifetimeMs:
+      r.nonrefreshable_access_token_lifetime === undefined ? null : parseDuration('nonrefreshable_access_token_lifetime', r.nonrefreshable_access_token_lifetime),
+    mediaStorePath: mediaStorePathOf(r.media_store_path, dbArgs, resolvePath),
+    maxUploadSize: parseSize('max_upload_size', r.max_upload_size ?? '50M'),
+    maxImagePixels: parseSize('max_image_pixels', r.max_image_pixels ?? '32M'),
     ...rateLimitsOf(r),
   };
   return { config, unknownKeys, warnings };
+}
+
+/** media_store_path, or `media_store` next to a database file (none for `:memory:`). */
+function mediaStorePathOf(key: string | undefined, db: string | undefined, resolvePath: (p: string) => string): string | undefined {
+  if (key !== undefined) return resolvePath(key);
+  const dbPath = resolvePath(db ?? 'data/homeserver.db');
+  return dbPath === ':memory:' ? undefined : path.join(path.dirname(dbPath), 'media_store');
 }
 
 function rateLimitsOf(r: Record<string, any>): RateLimitsConfig {

@@ -1,6 +1,6 @@
 /**
  * Builds the Express app for one listener from the resources it serves
- * (design §1: thin routes, one file per endpoint group).
+ * (docs/design.md §1: thin routes, one file per endpoint group).
  */
 import type { RequestListener } from 'node:http';
 import express, { Router } from 'express';
@@ -13,8 +13,10 @@ import { accountRoutes } from './client/accounts';
 import { roomRoutes } from './client/rooms';
 import { knockLaneRoutes } from './client/knock';
 import { createLane } from './lane';
-import { mountRoutes, type Route } from './route';
+import { mountRoutes, rawBodyMatcher, type Route } from './route';
 import { roomReadRoutes } from './client/room-reads';
+import { relationsRoutes } from './client/relations';
+import { roomUpgradeRoutes } from './client/room-upgrade';
 import { directoryRoutes } from './client/directory';
 import { profileRoutes } from './client/profile';
 import { pushRoutes } from './client/push';
@@ -25,6 +27,9 @@ import { accountDataRoutes } from './client/account-data';
 import { ephemeralRoutes } from './client/ephemeral';
 import { toDeviceRoutes } from './client/to-device';
 import { e2eKeyRoutes } from './client/keys';
+import { keyBackupRoutes } from './client/key-backup';
+import { searchRoutes } from './client/search';
+import { threepidRoutes } from './client/threepid';
 import { federationVersionRoutes } from './federation/version';
 import { wellKnownServerRoutes } from './federation/well-known';
 import { keyRoutes } from './federation/keys';
@@ -32,6 +37,10 @@ import { membershipRoutes } from './federation/membership';
 import { retrievalRoutes } from './federation/retrieval';
 import { queryRoutes } from './federation/queries';
 import { sendRoutes } from './federation/send';
+import { mediaRoutes } from './client/media';
+import { federationMediaRoutes } from './federation/media';
+import { roomSummaryRoutes } from './client/room-summary';
+import { hierarchyRoutes } from './federation/hierarchy';
 
 /**
  * A federation transaction carries up to 50 PDUs of 64 KiB and 100 EDUs (spec "Transactions"),
@@ -44,6 +53,8 @@ export interface Routers {
   federation: Router;
   /** Client routes served on the fast lane (lane.ts), ahead of Express. */
   clientLane: Route[];
+  /** Whether a request is for a `body: 'raw'` route (its body is not read as JSON). */
+  rawBody: (method: string | undefined, path: string) => boolean;
 }
 
 /**
@@ -56,6 +67,8 @@ export function clientRoutes(s: Services): Route[] {
     ...accountRoutes(s),
     ...roomRoutes(s),
     ...roomReadRoutes(s),
+    ...relationsRoutes(s),
+    ...roomUpgradeRoutes(s),
     ...directoryRoutes(s),
     ...profileRoutes(s),
     ...pushRoutes(s),
@@ -65,7 +78,13 @@ export function clientRoutes(s: Services): Route[] {
     ...accountDataRoutes(s),
     ...ephemeralRoutes(s),
     ...toDeviceRoutes(s),
+    // Before e2eKeyRoutes: its GET /room_keys/version stub (always 404) must not shadow the backups.
+    ...keyBackupRoutes(s),
     ...e2eKeyRoutes(s),
+    ...searchRoutes(s),
+    ...threepidRoutes(s),
+    ...mediaRoutes(s),
+    ...roomSummaryRoutes(s),
   ];
 }
 
@@ -84,16 +103,20 @@ export function federationRoutes(s: Services): Route[] {
     ...sendRoutes(s),
     ...retrievalRoutes(s),
     ...queryRoutes(s),
+    ...federationMediaRoutes(s),
+    ...hierarchyRoutes(s),
   ];
 }
 
 /** The routers are built once per homeserver and shared by its listeners. */
 export function buildRouters(s: Services): Routers {
   const client = Router({ strict: false });
-  mountRoutes(client, s, clientRoutes(s));
+  const clientList = clientRoutes(s);
+  mountRoutes(client, s, clientList);
   const federation = Router({ strict: false });
-  mountRoutes(federation, s, federationRoutes(s));
-  return { client, federation, clientLane: clientLaneRoutes(s) };
+  const federationList = federationRoutes(s);
+  mountRoutes(federation, s, federationList);
+  return { client, federation, clientLane: clientLaneRoutes(s), rawBody: rawBodyMatcher([...clientList, ...federationList]) };
 }
 
 /** One listener's request handler: the fast lane for its routes, Express for everything else. */
@@ -106,7 +129,7 @@ export function buildHttpApp(s: Services, routers: Routers, resources: ReadonlyS
   app.set('trust proxy', false);
   installDurableResponses(app, s.durability, logger);
   app.use(cors);
-  app.use(jsonBody(s.limits.maxRequestBodySize, FEDERATION_BODY_LIMIT));
+  app.use(jsonBody(s.limits.maxRequestBodySize, FEDERATION_BODY_LIMIT, routers.rawBody));
   const mounted: Router[] = [];
   if (resources.has('client')) mounted.push(routers.client);
   if (resources.has('federation')) mounted.push(routers.federation);

@@ -19,6 +19,9 @@ import type { ProfileService } from './profile';
 import type { PushRulesService } from './push-rules';
 import type { PresenceService } from './presence';
 import type { PushersService } from './pushers';
+import type { KeyBackupService } from './key-backup';
+import type { SearchService } from './search';
+import type { UserDirectoryService } from './user-directory';
 import type { ServerInfoService } from './server-info';
 import type { FilterService } from './filters';
 import type { AccountDataService } from './account-data';
@@ -27,6 +30,10 @@ import type { ReceiptsService } from './receipts';
 import type { ToDeviceService } from './to-device';
 import type { E2eKeysService } from './e2e-keys';
 import type { SyncService } from './sync';
+import type { RelationsService } from './relations';
+import type { RoomUpgradeService } from './room-upgrade';
+import type { RoomSummaryService } from './room-summary';
+import type { HierarchyService } from './hierarchy';
 import type { FederationClient } from '../fedclient/client';
 import type { KeyRing } from './federation/key-ring';
 import type { FederationSender } from './federation/sender';
@@ -34,6 +41,7 @@ import type { Admission } from './federation/admission';
 import type { RemoteMembership } from './federation/remote-membership';
 import type { FederationRetrieval } from './federation/retrieval';
 import type { TransactionsService } from './federation/transactions';
+import type { MediaService } from './media';
 
 /** Request limits the HTTP edge enforces (from the config). */
 export interface HttpLimits {
@@ -61,6 +69,9 @@ export interface Services {
   pushRules: PushRulesService;
   presence: PresenceService;
   pushers: PushersService;
+  keyBackup: KeyBackupService;
+  search: SearchService;
+  userDirectory: UserDirectoryService;
   serverInfo: ServerInfoService;
   filters: FilterService;
   accountData: AccountDataService;
@@ -69,6 +80,11 @@ export interface Services {
   toDevice: ToDeviceService;
   e2eKeys: E2eKeysService;
   sync: SyncService;
+  /** Relations, threads and bundled aggregations (services/relations.ts). */
+  relations: RelationsService;
+  roomUpgrade: RoomUpgradeService;
+  roomSummary: RoomSummaryService;
+  hierarchy: HierarchyService;
   fedclient: FederationClient;
   keyRing: KeyRing;
   federationSender: FederationSender;
@@ -77,6 +93,8 @@ export interface Services {
   federationRetrieval: FederationRetrieval;
   /** Inbound PUT /send/{txnId}: one per homeserver, it keeps the transactions in progress. */
   transactions: TransactionsService;
+  /** The content repository (media uploads, downloads, thumbnails). */
+  media: MediaService;
   logger: Logger;
   now: () => number;
 }

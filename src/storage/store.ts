@@ -1,5 +1,5 @@
 /**
- * The storage interface (design §1): narrow and synchronous. Services compose these
+ * The storage interface (docs/design.md §1): narrow and synchronous. Services compose these
  * calls inside `transaction(fn)`; only storage/sqlite knows SQL.
  */
 import type { Pdu, StateKey, StrippedStateEvent } from '../core/types';
@@ -74,6 +74,13 @@ export interface AccessTokenRecord {
   userId: string;
   deviceId: string;
   createdTs: number;
+  /** When the access token stops working (migration 15); null/absent: never. */
+  expiresTs?: number | null;
+  /** SHA-256 of the refresh token issued with it, if any. */
+  refreshTokenHash?: string | null;
+  refreshExpiresTs?: number | null;
+  /** The refresh token this pair replaced, until the pair is first used. */
+  prevRefreshTokenHash?: string | null;
 }
 
 export interface ServerKeyRecord {
@@ -187,6 +194,12 @@ export interface Store {
   deleteAccessToken(tokenHash: string): void;
   deleteAccessTokensForDevice(userId: string, deviceId: string): void;
   deleteAccessTokensForUser(userId: string): void;
+  /** The access token row a refresh token (SHA-256) was issued with (migration 15). */
+  getAccessTokenByRefreshToken(refreshTokenHash: string): AccessTokenRecord | undefined;
+  /** The not yet used pair that replaced this refresh token. */
+  getAccessTokenByPreviousRefreshToken(refreshTokenHash: string): AccessTokenRecord | undefined;
+  /** The pair's first use: the refresh token it replaced is no longer accepted. */
+  clearPreviousRefreshToken(tokenHash: string): void;
 
   // remote server keys
   upsertServerKey(k: ServerKeyRecord): void;
@@ -230,3 +243,19 @@ export interface Store extends UserSettingsStore {}
 // The outbound federation queue and inbound transaction idempotency.
 import type { FederationQueueStore } from './federation-queue';
 export interface Store extends FederationQueueStore {}
+
+// The relations index (threads, edits, references), kept by SQL triggers (migration 13).
+import type { RelationsStore } from './relations';
+export interface Store extends RelationsStore {}
+
+// The media repository's metadata and async-upload reservations (migration 11).
+import type { MediaStore } from './media';
+export interface Store extends MediaStore {}
+
+// Server-side key backups (migration 14).
+import type { KeyBackupStore } from './key-backup';
+export interface Store extends KeyBackupStore {}
+
+// Server-side search (the FTS5 event index, fed by SQL triggers, migration 12) and the user directory.
+import type { SearchStore } from './search';
+export interface Store extends SearchStore {}

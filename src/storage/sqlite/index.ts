@@ -17,7 +17,11 @@ import type {
 import { MIGRATIONS } from './migrations';
 import { createClientDataStore } from './client-data';
 import { createUserSettingsStore } from './user-settings';
+import { createKeyBackupStore } from './key-backup';
 import { createFederationQueueStore } from './federation-queue';
+import { createMediaStore } from './media';
+import { createSearchStore } from './search';
+import { createRelationsStore } from './relations';
 import { createGroupCommit, type GroupCommit } from './group-commit';
 import { createCommitBatch } from './commit-batch';
 
@@ -225,7 +229,13 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     getDevice: db.prepare('SELECT * FROM devices WHERE user_id = ? AND device_id = ?'),
     listDevices: db.prepare('SELECT * FROM devices WHERE user_id = ? ORDER BY created_ts, device_id'),
     deleteDevice: db.prepare('DELETE FROM devices WHERE user_id = ? AND device_id = ?'),
-    insertToken: db.prepare('INSERT INTO access_tokens (token_hash, user_id, device_id, created_ts) VALUES (?, ?, ?, ?)'),
+    insertToken: db.prepare(
+      `INSERT INTO access_tokens (token_hash, user_id, device_id, created_ts, expires_ts, refresh_token_hash, refresh_expires_ts,
+         prev_refresh_token_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    getTokenByRefresh: db.prepare('SELECT * FROM access_tokens WHERE refresh_token_hash = ?'),
+    getTokenByPrevRefresh: db.prepare('SELECT * FROM access_tokens WHERE prev_refresh_token_hash = ?'),
+    clearPrevRefresh: db.prepare('UPDATE access_tokens SET prev_refresh_token_hash = NULL WHERE token_hash = ?'),
     getToken: db.prepare('SELECT * FROM access_tokens WHERE token_hash = ?'),
     deleteToken: db.prepare('DELETE FROM access_tokens WHERE token_hash = ?'),
     deleteTokensDevice: db.prepare('DELETE FROM access_tokens WHERE user_id = ? AND device_id = ?'),
@@ -452,6 +462,10 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
   const roomCache = new Map<string, RoomRecord>();
   const userCache = new Map<string, UserRecord>();
   const tokenCache = new Map<string, AccessTokenRecord>();
+  const toToken = (r: Row): AccessTokenRecord => ({
+    tokenHash: r.token_hash, userId: r.user_id, deviceId: r.device_id, createdTs: r.created_ts, expiresTs: r.expires_ts,
+    refreshTokenHash: r.refresh_token_hash, refreshExpiresTs: r.refresh_expires_ts, prevRefreshTokenHash: r.prev_refresh_token_hash,
+  });
   const extremitiesCache = new Map<string, readonly string[]>();
   /** roomId → (type\0key → event ID, or null when not in the current state). */
   const currentStateCache = new Map<string, Map<StateKey, string | null>>();
@@ -500,8 +514,12 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
 
   const store: Store = {
     ...createClientDataStore(db),
+    ...createSearchStore(db),
     ...createUserSettingsStore(db),
+    ...createKeyBackupStore(db),
     ...createFederationQueueStore(db),
+    ...createMediaStore(db),
+    ...createRelationsStore(db),
     transaction: <T>(fn: () => T): T => {
       // Inside the open batch, better-sqlite3 runs fn as a SAVEPOINT: a throw undoes fn alone.
       batch.open();
@@ -751,7 +769,10 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
       q.deleteDevice.run(userId, deviceId);
     },
     insertAccessToken: (t: AccessTokenRecord) => {
-      q.insertToken.run(t.tokenHash, t.userId, t.deviceId, t.createdTs);
+      q.insertToken.run(
+        t.tokenHash, t.userId, t.deviceId, t.createdTs, t.expiresTs ?? null, t.refreshTokenHash ?? null, t.refreshExpiresTs ?? null,
+        t.prevRefreshTokenHash ?? null,
+      );
       remember(tokenCache, t.tokenHash, { ...t }); // a new token's first request follows at once
     },
     getAccessToken: (tokenHash) => {
@@ -759,7 +780,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
       if (hit) return { ...hit };
       const r = q.getToken.get(tokenHash) as Row | undefined;
       if (!r) return undefined;
-      const t = { tokenHash: r.token_hash, userId: r.user_id, deviceId: r.device_id, createdTs: r.created_ts };
+      const t = toToken(r);
       remember(tokenCache, tokenHash, t);
       return { ...t };
     },
@@ -774,6 +795,18 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     deleteAccessTokensForUser: (userId) => {
       for (const [h, t] of tokenCache) if (t.userId === userId) tokenCache.delete(h);
       q.deleteTokensUser.run(userId);
+    },
+    getAccessTokenByRefreshToken: (refreshTokenHash) => {
+      const r = q.getTokenByRefresh.get(refreshTokenHash) as Row | undefined;
+      return r ? toToken(r) : undefined;
+    },
+    getAccessTokenByPreviousRefreshToken: (refreshTokenHash) => {
+      const r = q.getTokenByPrevRefresh.get(refreshTokenHash) as Row | undefined;
+      return r ? toToken(r) : undefined;
+    },
+    clearPreviousRefreshToken: (tokenHash) => {
+      tokenCache.delete(tokenHash);
+      q.clearPrevRefresh.run(tokenHash);
     },
 
     upsertServerKey: (k) => {

@@ -13,6 +13,11 @@ import m0007 from './0007-events-without-autoincrement';
 import m0008 from './0008-federation-queue';
 import m0009 from './0009-out-of-room-memberships';
 import m0010 from './0010-backfill';
+import m0011 from './0011-media';
+import m0012 from './0012-search';
+import m0013 from './0013-relations';
+import m0014 from './0014-key-backup';
+import m0015 from './0015-refresh-tokens';
 
 export const MIGRATIONS: readonly string[] = [
   m0001,
@@ -25,5 +30,10 @@ export const MIGRATIONS: readonly string[] = [
   m0008,
   m0009,
   m0010,
+  m0011,
+  m0012,
+  m0013,
+  m0014,
+  m0015,
   // (new migrations go above this line)
 ];
