@@ -12,7 +12,7 @@
  * wakes /sync (stream 'presence').
  *
  * `presence: {enabled: false}` (Synapse's key): PUT is accepted and does nothing, GET answers
- * `offline`, /sync carries no presence and does not set it (as Synapse).
+ * `offline` for anyone, /sync carries no presence and does not set it (as Synapse).
  */
 import type { JsonObject } from '../core/types';
 import { forbidden, notFound } from '../errors';
@@ -100,12 +100,13 @@ export function createPresenceService(deps: { store: Store; notifier: Notifier; 
     enabled,
 
     get(requesterId, userId) {
+      // Disabled: offline for anyone, before any check (as Synapse's servlet).
+      if (!enabled) return { presence: 'offline' };
       // Remote users' presence would arrive over federation (m.presence EDUs), which Doorstep does not handle.
       if (!store.getUser(userId)) throw notFound('No presence for this user');
       if (requesterId !== userId && !sharesRoom(requesterId, userId)) {
         throw forbidden('You are not allowed to see their presence');
       }
-      if (!enabled) return { presence: 'offline' };
       return response(userId);
     },
 

@@ -153,6 +153,8 @@ describe('presence.enabled: false', () => {
     const put = await B('PUT', `${v3}/presence/${encodeURIComponent(b.userId)}/status`, { presence: 'online', status_msg: 'x' });
     expect(put.status).toBe(200);
     expect((await A('GET', `${v3}/presence/${encodeURIComponent(b.userId)}/status`)).body).toEqual({ presence: 'offline' });
+    // Even a user sharing no room, or none at all (Synapse answers offline before any check).
+    expect((await A('GET', `${v3}/presence/${encodeURIComponent('@nobody:localhost')}/status`)).body).toEqual({ presence: 'offline' });
     const body = await sync(off.url, a);
     expect(body.presence).toEqual({ events: [] });
   });
