@@ -40,7 +40,12 @@ export type Errcode =
   | 'M_SERVER_NOT_TRUSTED'
   | 'M_UNSUPPORTED_ROOM_VERSION_OR_INCOMPATIBLE'
   | 'M_METHOD_NOT_ALLOWED'
-  | 'M_BAD_ALIAS';
+  | 'M_BAD_ALIAS'
+  | 'M_WRONG_ROOM_KEYS_VERSION'
+  | 'M_THREEPID_AUTH_FAILED'
+  | 'M_THREEPID_MEDIUM_NOT_SUPPORTED'
+  | 'M_NOT_YET_UPLOADED'
+  | 'M_CANNOT_OVERWRITE_MEDIA';
 
 const STATUS: Record<Errcode, number> = {
   M_FORBIDDEN: 403,
@@ -79,6 +84,11 @@ const STATUS: Record<Errcode, number> = {
   M_UNSUPPORTED_ROOM_VERSION_OR_INCOMPATIBLE: 400,
   M_METHOD_NOT_ALLOWED: 405,
   M_BAD_ALIAS: 400,
+  M_WRONG_ROOM_KEYS_VERSION: 403, // key_backup.yaml, with current_version
+  M_THREEPID_AUTH_FAILED: 400,
+  M_THREEPID_MEDIUM_NOT_SUPPORTED: 400,
+  M_NOT_YET_UPLOADED: 504, // content-repo.yaml: an async upload not made within timeout_ms
+  M_CANNOT_OVERWRITE_MEDIA: 409,
 };
 
 export class MatrixError extends Error {

@@ -317,24 +317,6 @@ const MAX_USER_ID_LENGTH = 255;
 
 const matrixError = (errcode: Errcode, msg: string) => new MatrixError(errcode, msg);
 
-/**
- * An error with a spec errcode that errors.ts's Errcode does not list yet (M_THREEPID_AUTH_FAILED,
- * M_THREEPID_MEDIUM_NOT_SUPPORTED): the status is given, the body carries the spec's errcode.
- */
-export class SpecErrcodeError extends MatrixError {
-  constructor(
-    readonly specErrcode: string,
-    message: string,
-    status: number,
-  ) {
-    super('M_UNKNOWN', message, { status });
-    this.name = 'SpecErrcodeError';
-  }
-
-  override body(): Record<string, unknown> {
-    return { errcode: this.specErrcode, error: this.message, ...this.extra };
-  }
-}
 
 /** 401 M_UNKNOWN_TOKEN with `soft_logout: true` (spec "Soft logout"): the device is kept, log in again or refresh. */
 const softLogout = (msg: string) => new MatrixError('M_UNKNOWN_TOKEN', msg, { extra: { soft_logout: true } });
@@ -800,7 +782,7 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
         await satisfy(s, body.auth, PASSWORD_FLOWS);
         finish(s);
       }
-      throw new SpecErrcodeError('M_THREEPID_AUTH_FAILED', 'No validated 3pid session found', 400);
+      throw new MatrixError('M_THREEPID_AUTH_FAILED', 'No validated 3pid session found');
     },
 
     bindThreepid() {
@@ -816,9 +798,9 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
       // Synapse's answers without an e-mail config or a phone number delegate.
       switch (kind) {
         case 'account/email':
-          throw new SpecErrcodeError('M_THREEPID_MEDIUM_NOT_SUPPORTED', 'Adding an email to your account is disabled on this server', 400);
+          throw new MatrixError('M_THREEPID_MEDIUM_NOT_SUPPORTED', 'Adding an email to your account is disabled on this server');
         case 'account/msisdn':
-          throw new SpecErrcodeError('M_THREEPID_MEDIUM_NOT_SUPPORTED', 'Adding phone numbers to user account is not supported by this homeserver', 400);
+          throw new MatrixError('M_THREEPID_MEDIUM_NOT_SUPPORTED', 'Adding phone numbers to user account is not supported by this homeserver');
         case 'register/email':
           throw new MatrixError('M_UNKNOWN', 'Email-based registration has been disabled on this server', { status: 400 });
         case 'register/msisdn':

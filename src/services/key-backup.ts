@@ -61,20 +61,9 @@ export interface KeyBackupService {
   deleteKeys(userId: string, version: string, scope: KeyBackupScope): RoomKeysUpdate;
 }
 
-/**
- * 403 M_WRONG_ROOM_KEYS_VERSION (spec: key_backup.yaml), naming the current version. errors.ts's
- * Errcode has no M_WRONG_ROOM_KEYS_VERSION yet, so the body carries the spec's errcode.
- */
-export class WrongRoomKeysVersion extends MatrixError {
-  constructor(readonly currentVersion: string) {
-    super('M_FORBIDDEN', 'Wrong backup version.', { status: 403 });
-    this.name = 'WrongRoomKeysVersion';
-  }
-
-  override body(): Record<string, unknown> {
-    return { errcode: 'M_WRONG_ROOM_KEYS_VERSION', error: this.message, current_version: this.currentVersion };
-  }
-}
+/** 403 M_WRONG_ROOM_KEYS_VERSION (spec: key_backup.yaml), naming the current version. */
+export const wrongRoomKeysVersion = (currentVersion: string) =>
+  new MatrixError('M_WRONG_ROOM_KEYS_VERSION', 'Wrong backup version.', { extra: { current_version: currentVersion } });
 
 /** spec "Server-side key backups": whether `incoming` replaces the stored key `current`. */
 export function shouldReplaceRoomKey(current: Pick<KeyBackupSessionRecord, 'isVerified' | 'firstMessageIndex' | 'forwardedCount'> | undefined, incoming: KeyBackupData): boolean {
@@ -109,7 +98,7 @@ export function createKeyBackupService(deps: { store: Store }): KeyBackupService
   function writable(userId: string, version: string): KeyBackupVersionRecord {
     const v = existing(userId, version);
     const current = store.getCurrentKeyBackupVersion(userId)!;
-    if (current.version !== v.version) throw new WrongRoomKeysVersion(String(current.version));
+    if (current.version !== v.version) throw wrongRoomKeysVersion(String(current.version));
     return v;
   }
 
