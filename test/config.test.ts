@@ -59,9 +59,9 @@ describe('parseConfig', () => {
 
   it('reports unknown keys and ignores them when a Synapse config has keys Doorstep does not use', () => {
     const { unknownKeys, config } = parseConfig(
-      'server_name: "localhost:8481"\nreport_stats: false\npid_file: /tmp/x.pid\nmedia_store_path: /tmp/m\n',
+      'server_name: "localhost:8481"\nreport_stats: false\npid_file: /tmp/x.pid\nsuppress_key_server_warning: true\n',
     );
-    expect(unknownKeys.sort()).toEqual(['media_store_path', 'pid_file', 'report_stats']);
+    expect(unknownKeys.sort()).toEqual(['pid_file', 'report_stats', 'suppress_key_server_warning']);
     expect(config.serverName).toBe('localhost:8481');
   });
 
