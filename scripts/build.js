@@ -46,8 +46,9 @@ async function build() {
     entryPoints: [path.join(dist, 'src', 'main.js')],
     outfile: path.join(dist, 'server.js'),
     // better-sqlite3: a native addon; undici (outbound federation): its bundled licence comments are
-    // not ASCII, and it loads from node_modules as it does in development.
-    external: ['better-sqlite3', 'undici'],
+    // not ASCII, and it loads from node_modules as it does in development; sharp (thumbnails): a
+    // native addon with its prebuilt libvips, loaded on the first thumbnail.
+    external: ['better-sqlite3', 'undici', 'sharp'],
     plugins: [
       {
         // src/validation.ts falls back to compiling schemas with the full Ajv when
