@@ -131,6 +131,24 @@ describe('GET /sync state (incremental)', () => {
   });
 });
 
+describe('GET /sync state with lazy_load_members (incremental)', () => {
+  // spec "Lazy-loading room members": the state holds the member events of the timeline's senders.
+  it("carries the member events of the gap's senders only when the filter lazy-loads members", async () => {
+    const a = await user();
+    const b = await user();
+    const quiet = await user();
+    const roomId = await room(a.call);
+    for (const m of [b, quiet]) expect((await m.call('POST', `${v3}/join/${enc(roomId)}`, {})).status).toBe(200);
+    const filter = { room: { timeline: { limit: 10 }, state: { lazy_load_members: true } } };
+    const since = (await sync(s.url, a.u, { filter })).next_batch;
+    const msg = await send(b.call, roomId, 'from b');
+    const body = await sync(s.url, a.u, { since, filter });
+    expect(timelineOf(body, roomId).map((e) => e.event_id)).toEqual([msg]);
+    const members = stateOf(body, roomId).filter((e) => e.type === 'm.room.member').map((e) => e.state_key);
+    expect(members).toEqual([b.u.userId]);
+  });
+});
+
 describe('GET /sync forgotten rooms', () => {
   it('shows the leave once when the room was left and forgotten between two syncs, and never after', async () => {
     const a = await user();
