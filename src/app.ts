@@ -109,6 +109,7 @@ export function createHomeserver(config: Config, opts: HomeserverOptions = {}): 
   const rooms = createRoomsService({
     store, events, membership, clientEvents, serverName: config.serverName, defaultRoomVersion: () => config.defaultRoomVersion, now, fedclient,
     roomCreationLimiter: limiters.roomCreation, messageLimiter: limiters.message,
+    checkNewRelation: (roomId, content) => relations.checkNewRelation(roomId, content),
   });
   const visibility = createVisibilityService({ store, events });
   const backfill = createBackfillService({ store, events, admission, fedclient, serverName: config.serverName, logger, now });
@@ -140,7 +141,7 @@ export function createHomeserver(config: Config, opts: HomeserverOptions = {}): 
     store, admission: { receivePdu: (pdu, origin) => admission.receivePdu(pdu, origin) }, typing, receipts, toDevice, e2eKeys, logger, now,
   });
   const media = createMediaService({
-    store, serverName: config.serverName, logger, now,
+    store, fedclient, serverName: config.serverName, logger, now,
     config: { storePath: config.mediaStorePath, maxUploadSize: config.maxUploadSize, maxImagePixels: config.maxImagePixels },
   });
   // What routes see: services and narrow values, not the store or the config (services/index.ts).

@@ -115,6 +115,8 @@ export function createRoomsService(deps: {
   roomCreationLimiter?: RateLimiter;
   /** rc_message (per sender of /send). */
   messageLimiter?: RateLimiter;
+  /** Refuses a relation the spec forbids before it is sent (relations service: a thread off a child event). */
+  checkNewRelation?: (roomId: string, content: JsonObject) => void;
 }): RoomsService {
   const { store, events, membership, clientEvents, serverName, now } = deps;
 
@@ -291,7 +293,10 @@ export function createRoomsService(deps: {
   }
 
   function sendMessage(roomId: string, who: { userId: string; deviceId: string }, type: string, content: JsonObject, txnId: string): PersistedEvent {
-    if (deps.messageLimiter && store.getClientTxn(who.userId, who.deviceId, txnId) === undefined) deps.messageLimiter.take(who.userId);
+    if (store.getClientTxn(who.userId, who.deviceId, txnId) === undefined) {
+      deps.messageLimiter?.take(who.userId);
+      deps.checkNewRelation?.(roomId, content);
+    }
     return events.sendLocal(roomId, { type, sender: who.userId, content }, { txn: { deviceId: who.deviceId, txnId } });
   }
 

@@ -338,6 +338,21 @@ describe('RelationsService.checkNewRelation', () => {
   });
 });
 
+describe('PUT /rooms/{roomId}/send with an m.thread relation', () => {
+  it('answers 400 M_UNKNOWN and sends nothing when the thread would start off an event that has a relation', async () => {
+    // spec "Validation of m.thread relationships": the server SHOULD refuse with 400 M_UNKNOWN.
+    const roomId = await createRoom(A, { preset: 'public_chat' });
+    const root = await sendEvent(A, roomId, 'm.room.message', text('root'));
+    const child = await sendEvent(A, roomId, 'm.room.message', text('child', rel('m.thread', root)));
+    const res = await A('PUT', `/_matrix/client/v3/rooms/${enc(roomId)}/send/m.room.message/nested-thread`, text('nested', rel('m.thread', child)));
+    expect([res.status, res.body.errcode]).toEqual([400, 'M_UNKNOWN']);
+    const msgs = await A('GET', `/_matrix/client/v3/rooms/${enc(roomId)}/messages?dir=b&limit=5`);
+    expect(msgs.body.chunk.map((e: { content: { body?: string } }) => e.content.body)).not.toContain('nested');
+    // The same thread off the root is accepted.
+    expect((await A('PUT', `/_matrix/client/v3/rooms/${enc(roomId)}/send/m.room.message/ok-thread`, text('fine', rel('m.thread', root)))).status).toBe(200);
+  });
+});
+
 describe('RelationsService.threadOf', () => {
   it('names the thread root for thread events and their edits, and main for roots and other events', async () => {
     const roomId = await createRoom(A, { preset: 'public_chat' });

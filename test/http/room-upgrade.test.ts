@@ -236,6 +236,22 @@ describe('room upgrade: personal settings (spec "Room Upgrades": notifications, 
   });
 });
 
+describe('POST /join into an upgraded room', () => {
+  it('brings the joiner\'s room push rule and tags along when the room\'s create names a predecessor', async () => {
+    // spec "Room Upgrades": the server SHOULD transfer the user's per-room settings when they join
+    // the replacement room. Here through the join route itself, with no direct service call.
+    const old = await createRoom(A, { preset: 'public_chat' });
+    const C = as(s.url, carol);
+    expect((await C('POST', `${v3}/join/${enc(old)}`, {})).status).toBe(200);
+    expect((await C('PUT', `${v3}/pushrules/global/room/${enc(old)}`, { actions: ['dont_notify'] })).status).toBe(200);
+    expect((await C('PUT', `${v3}/user/${enc(carol.userId)}/rooms/${enc(old)}/account_data/m.tag`, { tags: { 'm.favourite': { order: 0.5 } } })).status).toBe(200);
+    const next = await createRoom(A, { preset: 'public_chat', creation_content: { predecessor: { room_id: old } } });
+    expect((await C('POST', `${v3}/rooms/${enc(next)}/join`, {})).status).toBe(200);
+    expect((await C('GET', `${v3}/pushrules/global/room/${enc(next)}`)).body.actions).toEqual(['dont_notify']);
+    expect((await C('GET', `${v3}/user/${enc(carol.userId)}/rooms/${enc(next)}/account_data/m.tag`)).body).toEqual({ tags: { 'm.favourite': { order: 0.5 } } });
+  });
+});
+
 describe('POST /rooms/{roomId}/upgrade durability', () => {
   it('keeps the upgrade across a restart once it was answered 200', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'doorstep-upgrade-'));

@@ -20,13 +20,15 @@ const STATE_PATHS = ['/rooms/:roomId/state/:eventType', '/rooms/:roomId/state/:e
 
 type TargetAction = 'invite' | 'kick' | 'ban' | 'unban';
 
-export function roomRoutes(s: Pick<Services, 'rooms' | 'membership' | 'events'>): Route[] {
+export function roomRoutes(s: Pick<Services, 'rooms' | 'membership' | 'events' | 'roomUpgrade'>): Route[] {
   const join = async (req: RouteRequest, idOrAlias: string) => {
     const body = assertValid<{ reason?: string; third_party_signed?: JsonObject } & JsonObject>('join', optionalBody(req));
     // The body's other keys are the member event's custom content (joining.yaml; as Synapse).
     const { reason, third_party_signed: _signed, ...content } = body;
     const { roomId, servers } = await s.rooms.resolveRoomIdOrAlias(idOrAlias, viaFrom(req.query));
     await s.membership.join(roomId, requesterOf(req).userId, { reason, servers, content });
+    // Joining an upgraded room brings the user's tags, m.direct and room push rules along (spec "Room Upgrades").
+    s.roomUpgrade.transferUserState(roomId, requesterOf(req).userId);
     return { room_id: roomId };
   };
   const targetAction = (action: TargetAction): Route => ({
