@@ -46,6 +46,45 @@ export class UnreachableError extends Error {
   }
 }
 
+/** A request whose answer is bytes, not JSON (federation media). Same signing, resolution and guard as `request`. */
+export interface BytesRequest {
+  method: 'GET';
+  /** Path starting with /_matrix/, each parameter segment already percent-encoded. */
+  path: string;
+  query?: Record<string, string | readonly string[]>;
+  /** Sign with X-Matrix (default true). */
+  signed?: boolean;
+}
+
+export interface BytesOptions {
+  /** Largest body accepted; a larger one aborts the request with BodyTooLargeError. */
+  maxBytes: number;
+  /** The whole exchange (resolution, headers and body) must be done by then. */
+  timeoutMs: number;
+  /** Aborts the request early (e.g. the client that asked went away). */
+  signal?: AbortSignal;
+  /** Skip the destination's backoff. */
+  ignoreBackoff?: boolean;
+}
+
+/** Any answer, whatever its status: the caller decides what a status means. Header names lower-case. */
+export interface BytesResponse {
+  status: number;
+  headers: Record<string, string | undefined>;
+  body: Buffer;
+}
+
+/** A body (or its declared Content-Length) went past `limit` bytes: the request was aborted. */
+export class BodyTooLargeError extends Error {
+  constructor(
+    readonly destination: string,
+    readonly limit: number,
+  ) {
+    super(`${destination} answered a body larger than ${limit} bytes`);
+    this.name = 'BodyTooLargeError';
+  }
+}
+
 export interface FederationClient {
   /** Resolves with the parsed JSON body of a 2xx answer; throws RemoteError or UnreachableError. */
   request<T = any>(destination: string, req: FederationRequest): Promise<T>;
@@ -55,6 +94,26 @@ export interface FederationClient {
   markUp(origin: string): void;
   /** Closes pooled connections. */
   close(): Promise<void>;
+}
+
+/**
+ * The byte-level requests of a federation client (media). Not part of FederationClient so that the
+ * stand-in clients of other tests need not implement them; createFederationClient makes both.
+ */
+export interface BytesFederationClient extends FederationClient {
+  /**
+   * An X-Matrix-signed request to `destination` answered with bytes. Resolves with any status
+   * (5xx and 429 count against the destination's backoff); rejects with UnreachableError (no
+   * answer, timeout, refused address, backing off) or BodyTooLargeError.
+   */
+  requestBytes(destination: string, req: BytesRequest, opts: BytesOptions): Promise<BytesResponse>;
+  /**
+   * A plain GET of an http(s) URL, without X-Matrix (the `Location` a media endpoint redirects to),
+   * through the same address guard; 30x redirects followed up to `maxRedirects` (default 2).
+   * Resolves with the final answer, any status; rejects as requestBytes does (the destination of
+   * the errors is the URL's host).
+   */
+  fetchUrl(url: string, opts: BytesOptions & { maxRedirects?: number }): Promise<BytesResponse>;
 }
 
 export interface FederationClientOptions {

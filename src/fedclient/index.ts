@@ -9,7 +9,10 @@ import dnsPromises from 'node:dns/promises';
 import { formatXMatrixAuthorization, requestSigningObject } from '../core/x-matrix';
 import { createAddressGuard } from './address-guard';
 import { createBackoff } from './backoff';
-import { RemoteError, UnreachableError, type FederationClient, type FederationClientOptions, type FederationRequest } from './client';
+import {
+  BodyTooLargeError, RemoteError, UnreachableError, type BytesFederationClient, type BytesOptions, type BytesRequest, type BytesResponse,
+  type FederationClientOptions, type FederationRequest,
+} from './client';
 import { queryString } from './encode';
 import { createServerResolver, type ResolvedServer } from './resolve';
 import { createAgent, fetchWellKnownUrl, readBodyCapped, ResponseTooLargeError } from './transport';
@@ -63,12 +66,29 @@ function hostForUrl(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
+/** Response headers with one value each (the first of a repeated one). */
+function flatHeaders(h: Record<string, string | string[] | undefined>): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(h)) out[k.toLowerCase()] = Array.isArray(v) ? v[0] : v;
+  return out;
+}
+
+/** The timeout and the caller's signal as one, and which of them fired. */
+function deadline(o: BytesOptions): { signal: AbortSignal; timedOut: () => boolean; cancelled: () => boolean } {
+  const timeout = AbortSignal.timeout(Math.max(1, o.timeoutMs));
+  const signal = o.signal ? AbortSignal.any([timeout, o.signal]) : timeout;
+  return { signal, timedOut: () => timeout.aborted, cancelled: () => !timeout.aborted && o.signal?.aborted === true };
+}
+
+/** Media redirects followed by fetchUrl when the caller gives no limit. */
+export const DEFAULT_MAX_REDIRECTS = 2;
+
 function contentTypeIsJson(v: string | string[] | undefined): boolean {
   const s = Array.isArray(v) ? v[0] : v;
   return s === undefined || /^application\/([a-z0-9.+-]*\+)?json\s*(;|$)/i.test(s);
 }
 
-export function createFederationClient(opts: FederationClientOptions): FederationClient {
+export function createFederationClient(opts: FederationClientOptions): BytesFederationClient {
   const log = opts.logger.child('fedclient');
   const random = opts.random ?? Math.random;
   const maxBytes = opts.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
@@ -193,10 +213,126 @@ export function createFederationClient(opts: FederationClientOptions): Federatio
     );
   }
 
+  async function requestBytes(destination: string, req: BytesRequest, o: BytesOptions): Promise<BytesResponse> {
+    if (!o.ignoreBackoff && backoff.isDown(destination)) {
+      throw new UnreachableError(destination, `backing off (retry in ${backoff.remainingMs(destination)} ms)`);
+    }
+    const d = deadline(o);
+    const uri = req.path + queryString(req.query);
+    const failed = (err: unknown): Error => {
+      if (causes(err).some((e) => e instanceof ResponseTooLargeError)) {
+        log.info('destination answered too large a body', { destination, path: req.path, limit: o.maxBytes });
+        return new BodyTooLargeError(destination, o.maxBytes);
+      }
+      if (d.cancelled()) return new UnreachableError(destination, 'request cancelled');
+      return fail(destination, classify(err, d.timedOut(), o.timeoutMs));
+    };
+    let target: ResolvedServer;
+    try {
+      target = await untilAborted(resolver.resolve(destination), d.signal);
+    } catch (err) {
+      throw failed(err);
+    }
+    const headers: Record<string, string> = { host: target.hostHeader, accept: '*/*' };
+    if (req.signed !== false) headers['authorization'] = authorization(destination, req.method, uri, undefined);
+    let status: number;
+    let resHeaders: Record<string, string | undefined>;
+    let body: Buffer;
+    try {
+      const res = await agent().request({
+        origin: `https://${hostForUrl(target.host)}:${target.port}`,
+        path: uri,
+        method: req.method,
+        headers,
+        signal: d.signal,
+        headersTimeout: o.timeoutMs,
+        bodyTimeout: o.timeoutMs,
+      });
+      status = res.statusCode;
+      resHeaders = flatHeaders(res.headers);
+      body = await readBodyCapped(res, o.maxBytes);
+    } catch (err) {
+      throw failed(err);
+    }
+    log.debug('federation request (bytes)', { destination, method: req.method, path: req.path, status, size: body.length });
+    if (status >= 500 || status === 429) {
+      const ms = backoff.failure(destination);
+      log.info('destination answered an error; backing off', { destination, status, retryInMs: ms });
+    } else {
+      backoff.success(destination);
+    }
+    return { status, headers: resHeaders, body };
+  }
+
+  async function fetchUrl(url: string, o: BytesOptions & { maxRedirects?: number }): Promise<BytesResponse> {
+    const d = deadline(o);
+    const maxRedirects = o.maxRedirects ?? DEFAULT_MAX_REDIRECTS;
+    let current: URL;
+    try {
+      current = new URL(url);
+    } catch {
+      throw new UnreachableError(url.slice(0, 100), 'not a URL');
+    }
+    for (let hop = 0; ; hop++) {
+      const host = current.host;
+      if (current.protocol !== 'https:' && current.protocol !== 'http:') throw new UnreachableError(host || current.protocol, `refusing to fetch a ${current.protocol} URL`);
+      let status: number;
+      let resHeaders: Record<string, string | undefined>;
+      let body: Buffer;
+      try {
+        const res = await agent().request({
+          origin: current.origin,
+          path: current.pathname + current.search,
+          method: 'GET',
+          headers: { accept: '*/*' },
+          signal: d.signal,
+          headersTimeout: o.timeoutMs,
+          bodyTimeout: o.timeoutMs,
+        });
+        status = res.statusCode;
+        resHeaders = flatHeaders(res.headers);
+        if (status >= 300 && status < 400 && resHeaders['location'] !== undefined) {
+          await res.body.dump();
+          if (hop >= maxRedirects) throw new UnreachableError(host, `more than ${maxRedirects} redirects`);
+          try {
+            current = new URL(resHeaders['location'], current);
+          } catch {
+            throw new UnreachableError(host, 'redirect to an invalid URL');
+          }
+          continue;
+        }
+        body = await readBodyCapped(res, o.maxBytes);
+      } catch (err) {
+        if (err instanceof UnreachableError) throw err;
+        if (causes(err).some((e) => e instanceof ResponseTooLargeError)) throw new BodyTooLargeError(host, o.maxBytes);
+        if (d.cancelled()) throw new UnreachableError(host, 'request cancelled');
+        const f = classify(err, d.timedOut(), o.timeoutMs);
+        log.info('URL fetch failed', { host, reason: f.message });
+        throw new UnreachableError(host, f.message);
+      }
+      log.debug('URL fetched', { host, status, size: body.length });
+      return { status, headers: resHeaders, body };
+    }
+  }
+
   const inFlight = new Set<Promise<unknown>>();
   return {
     request<T>(destination: string, req: FederationRequest): Promise<T> {
       const p = request<T>(destination, req);
+      inFlight.add(p);
+      const forget = () => inFlight.delete(p);
+      p.then(forget, forget);
+      return p;
+    },
+    requestBytes(destination, req, o) {
+      const p = requestBytes(destination, req, o);
+      inFlight.add(p);
+      const forget = () => inFlight.delete(p);
+      p.then(forget, forget);
+      return p;
+    },
+    fetchUrl(url, o) {
+      const p = fetchUrl(url, o);
       inFlight.add(p);
       const forget = () => inFlight.delete(p);
       p.then(forget, forget);

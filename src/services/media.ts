@@ -1,7 +1,16 @@
 /**
  * The media repository (spec: client-server-api "Content repository"; content-repo.yaml,
- * authed-content-repo.yaml; server-server-api content_repository.yaml). Local media only: the
- * bytes are files under media_store_path, the metadata rows are the store's (storage/media.ts).
+ * authed-content-repo.yaml; server-server-api content_repository.yaml). The bytes are files under
+ * media_store_path, the metadata rows are the store's (storage/media.ts).
+ *
+ * Remote media (mxc://{other server}/…) is fetched once over federation (fedclient/media.ts: the
+ * federation endpoint, else the legacy one with allow_remote=false), at most max_upload_size bytes
+ * (as Synapse, which caps remote downloads by the same key), written durably as an upload is and
+ * recorded in remote_media_cache, then served from there — also when its server is gone.
+ * Concurrent requests for the same media share one fetch. Its thumbnails are made here from the
+ * cached original, as for local media. A remote 404 is our 404 M_NOT_FOUND; a remote that cannot be
+ * reached, times out or answers something malformed is 502 M_UNKNOWN; media over the cap is
+ * 502 M_TOO_LARGE (content_repository.yaml "The content is too large for the server to serve").
  *
  * Durable like events: an upload is written to a temporary file, fsynced, renamed into place and
  * its directory fsynced, and only then is its row committed; the response then waits for the
@@ -17,12 +26,14 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type SharpModule from 'sharp';
 import { isValidServerName } from '../core/ids';
 import { forbidden, invalidParam, MatrixError, notFound, tooLarge, type Errcode } from '../errors';
+import { BodyTooLargeError, RemoteError, type BytesFederationClient } from '../fedclient/client';
+import { downloadRemoteMedia } from '../fedclient/media';
 import type { Logger } from '../log';
-import type { LocalMediaRecord, MediaUpload } from '../storage/media';
+import type { LocalMediaRecord, MediaUpload, RemoteMediaRecord } from '../storage/media';
 import type { Store } from '../storage/store';
 
 /** spec "Matrix Content (mxc://) URIs": a media ID is only these characters. */
@@ -33,6 +44,8 @@ const MAX_MEDIA_ID_LENGTH = 255;
 /** timeout_ms (authed-content-repo.yaml): default 20 s; the spec asks for a maximum. */
 export const DEFAULT_MEDIA_TIMEOUT_MS = 20_000;
 export const MAX_MEDIA_TIMEOUT_MS = 60_000;
+/** A remote fetch gets at least this long, whatever timeout_ms says (0 would fail every fetch). */
+export const MIN_REMOTE_FETCH_TIMEOUT_MS = 1_000;
 
 /** POST /create: reservations expire after 24 h (the spec's recommended default). */
 const UNUSED_EXPIRATION_MS = 24 * 60 * 60 * 1000;
@@ -79,8 +92,11 @@ export interface ThumbnailRequest {
 }
 
 export interface WaitOptions {
+  /** How long to wait for an async upload, and for a remote fetch (at least MIN_REMOTE_FETCH_TIMEOUT_MS). */
   timeoutMs: number;
   signal?: AbortSignal;
+  /** content-repo.yaml `allow_remote`: false answers 404 for remote media not cached here (no fetch). Default true. */
+  allowRemote?: boolean;
 }
 
 export interface MediaService {
@@ -105,6 +121,8 @@ export interface MediaService {
 
 export interface MediaDeps {
   store: Store;
+  /** Outbound federation for remote media; without it, remote media not cached is 404. */
+  fedclient?: BytesFederationClient;
   serverName: string;
   config: MediaConfig;
   logger: Logger;
@@ -120,6 +138,10 @@ const notYetUploaded = () =>
   new MatrixError('M_NOT_YET_UPLOADED' as Errcode, 'Content has not yet been uploaded', { status: 504 });
 const cannotOverwrite = () => new MatrixError('M_CANNOT_OVERWRITE_MEDIA' as Errcode, 'Media already uploaded', { status: 409 });
 const cannotThumbnail = () => new MatrixError('M_UNKNOWN', 'Cannot generate thumbnails for the requested content', { status: 400 });
+/** Synapse: "Failed to fetch remote media", 502. */
+const remoteFailed = () => new MatrixError('M_UNKNOWN', 'Failed to fetch remote media', { status: 502 });
+const remoteTooLarge = (limit: number) =>
+  new MatrixError('M_TOO_LARGE', `Remote media is larger than the limit of ${limit} bytes`, { status: 502 });
 
 /** A media ID from a request path: 400 M_INVALID_PARAM unless it has the spec's characters. */
 export function checkMediaId(mediaId: string): void {
@@ -139,7 +161,7 @@ export function mediaTypeOf(contentType: string): string {
 type Sharp = typeof SharpModule;
 
 export function createMediaService(deps: MediaDeps): MediaService {
-  const { store, serverName, config, logger, now } = deps;
+  const { store, serverName, config, logger, now, fedclient } = deps;
   let root = config.storePath;
   let temporaryRoot: string | undefined;
   let sharp: Sharp | undefined;
@@ -147,6 +169,8 @@ export function createMediaService(deps: MediaDeps): MediaService {
   const uploading = new Set<string>();
   /** Downloads waiting for an async upload, by media ID. */
   const waiters = new Map<string, Set<() => void>>();
+  /** Remote media being fetched, by origin and media ID: concurrent requests share the fetch. */
+  const fetching = new Map<string, Promise<RemoteMediaRecord>>();
   let closed = false;
 
   function rootDir(): string {
@@ -159,6 +183,16 @@ export function createMediaService(deps: MediaDeps): MediaService {
   /** Synapse's layout: local_content/ab/cd/efgh… (no directory holds too many files). */
   const contentPath = (id: string) => path.join(rootDir(), 'local_content', id.slice(0, 2), id.slice(2, 4), id.slice(4) || '_');
   const thumbnailDir = (id: string) => path.join(rootDir(), 'local_thumbnails', id.slice(0, 2), id.slice(2, 4), id.slice(4) || '_');
+  /** A server name as one directory name (a valid one has no `/`; `.`-only names cannot be one). */
+  const originDir = (origin: string) => {
+    const safe = origin.replace(/[^A-Za-z0-9.:_[\]-]/g, '_');
+    return /^\.*$/.test(safe) ? `_${safe}` : safe;
+  };
+  /** Synapse's layout: remote_content/{origin}/ab/cd/efgh… (by our filesystem ID, not the remote's media ID). */
+  const remotePath = (origin: string, fsid: string) =>
+    path.join(rootDir(), 'remote_content', originDir(origin), fsid.slice(0, 2), fsid.slice(2, 4), fsid.slice(4) || '_');
+  const remoteThumbnailDir = (origin: string, fsid: string) =>
+    path.join(rootDir(), 'remote_thumbnails', originDir(origin), fsid.slice(0, 2), fsid.slice(2, 4), fsid.slice(4) || '_');
 
   const mxc = (id: string) => `mxc://${serverName}/${id}`;
   const newMediaId = () => crypto.randomBytes(18).toString('base64url');
@@ -297,11 +331,70 @@ export function createMediaService(deps: MediaDeps): MediaService {
     }
   }
 
-  function localOnly(server: string): void {
-    checkServerName(server);
-    // Remote media is not fetched yet (federation /media/download): unknown here.
-    if (server !== serverName) throw notFound('Remote media is not available from this server');
+  /** The failure a client sees for a remote fetch that went wrong (logged here, once). */
+  function remoteFailure(origin: string, mediaId: string, err: unknown): MatrixError {
+    if (err instanceof MatrixError) return err;
+    if (err instanceof RemoteError && err.status === 404) return notFound('Media not found');
+    if (err instanceof RemoteError && err.status === 504 && err.errcode === 'M_NOT_YET_UPLOADED') return notYetUploaded();
+    if (err instanceof BodyTooLargeError || (err instanceof RemoteError && err.errcode === 'M_TOO_LARGE')) {
+      logger.info('remote media too large', { origin, mediaId, limit: config.maxUploadSize });
+      return remoteTooLarge(config.maxUploadSize);
+    }
+    logger.warn('failed to fetch remote media', { origin, mediaId, reason: (err as Error)?.message ?? String(err) });
+    return remoteFailed();
   }
+
+  /** Fetches remote media and caches it durably (file first, then its row). */
+  async function fetchRemote(client: BytesFederationClient, origin: string, mediaId: string, timeoutMs: number): Promise<RemoteMediaRecord> {
+    let media;
+    try {
+      media = await downloadRemoteMedia(client, origin, mediaId, {
+        maxBytes: config.maxUploadSize,
+        timeoutMs: Math.max(MIN_REMOTE_FETCH_TIMEOUT_MS, timeoutMs),
+      });
+    } catch (err) {
+      throw remoteFailure(origin, mediaId, err);
+    }
+    const filesystemId = newMediaId();
+    const dest = remotePath(origin, filesystemId);
+    const written = await writeDurably(Readable.from([media.body]), dest);
+    const rec: RemoteMediaRecord = {
+      origin, mediaId, filesystemId, contentType: media.contentType, uploadName: media.uploadName,
+      size: written.size, sha256: written.sha256, fetchedTs: now(),
+    };
+    const inserted = store.transaction(() => store.insertRemoteMedia(rec));
+    if (!inserted) {
+      // Another fetch of the same media won (a second process on the same database): keep its file.
+      await fsp.rm(dest, { force: true });
+      const existing = store.getRemoteMedia(origin, mediaId);
+      if (existing) return existing;
+      throw remoteFailed();
+    }
+    logger.info('remote media cached', { origin, mediaId, size: rec.size, via: media.via });
+    return rec;
+  }
+
+  /** The cached record of remote media, fetching it first (one fetch for concurrent requests). */
+  async function remoteMedia(origin: string, mediaId: string, opts: WaitOptions): Promise<RemoteMediaRecord> {
+    const cached = store.getRemoteMedia(origin, mediaId);
+    if (cached) return cached;
+    if (opts.allowRemote === false) throw notFound('Remote media is not cached here and allow_remote is false');
+    if (!fedclient || closed) throw notFound('Remote media is not available from this server');
+    const key = `${origin}\u0000${mediaId}`;
+    let p = fetching.get(key);
+    if (!p) {
+      p = fetchRemote(fedclient, origin, mediaId, opts.timeoutMs).finally(() => fetching.delete(key));
+      fetching.set(key, p);
+    }
+    return p;
+  }
+
+  const remoteFileOf = (rec: RemoteMediaRecord): MediaFile => ({
+    path: remotePath(rec.origin, rec.filesystemId),
+    size: rec.size,
+    contentType: rec.contentType,
+    uploadName: rec.uploadName,
+  });
 
   const fileOf = (rec: LocalMediaRecord): MediaFile => ({
     path: contentPath(rec.mediaId),
@@ -321,11 +414,11 @@ export function createMediaService(deps: MediaDeps): MediaService {
     return sharp;
   }
 
-  async function makeThumbnail(rec: LocalMediaRecord, t: ThumbnailRequest): Promise<MediaFile> {
-    const type = mediaTypeOf(rec.contentType ?? '');
+  /** A thumbnail of `original` (cached as a file in `dir`), or the original when it is small enough. */
+  async function makeThumbnail(original: MediaFile, dir: string, t: ThumbnailRequest, mediaId: string): Promise<MediaFile> {
+    const type = mediaTypeOf(original.contentType);
     if (!THUMBNAIL_SOURCES.has(type)) throw cannotThumbnail();
     const outType = type === 'image/jpeg' || type === 'image/jpg' ? 'image/jpeg' : 'image/png';
-    const dir = thumbnailDir(rec.mediaId);
     const cached = path.join(dir, `${t.width}-${t.height}-${t.method}-${outType.replace('/', '-')}`);
     try {
       const st = await fsp.stat(cached);
@@ -334,7 +427,7 @@ export function createMediaService(deps: MediaDeps): MediaService {
       // not made yet
     }
     const s = loadSharp();
-    const source = contentPath(rec.mediaId);
+    const source = original.path;
     let meta: { width?: number; height?: number };
     try {
       meta = await s(source, { limitInputPixels: false, animated: false }).metadata();
@@ -345,7 +438,7 @@ export function createMediaService(deps: MediaDeps): MediaService {
     if (!width || !height) throw cannotThumbnail();
     if (width * height > config.maxImagePixels) throw tooLarge('Image is too large to thumbnail');
     // spec "Thumbnails": never upscale; content smaller than asked is served as it is.
-    if (width <= t.width && height <= t.height) return fileOf(rec);
+    if (width <= t.width && height <= t.height) return original;
     let out: Buffer;
     try {
       const img = s(source, { limitInputPixels: config.maxImagePixels, animated: false })
@@ -353,7 +446,7 @@ export function createMediaService(deps: MediaDeps): MediaService {
         .resize(t.width, t.height, { fit: t.method === 'crop' ? 'cover' : 'inside', withoutEnlargement: true });
       out = await (outType === 'image/jpeg' ? img.jpeg({ quality: 80 }) : img.png()).toBuffer();
     } catch (err) {
-      logger.debug('thumbnail failed', { mediaId: rec.mediaId, err });
+      logger.debug('thumbnail failed', { mediaId, err });
       throw cannotThumbnail();
     }
     await fsp.mkdir(dir, { recursive: true });
@@ -422,15 +515,21 @@ export function createMediaService(deps: MediaDeps): MediaService {
     },
 
     async download(server, mediaId, opts) {
-      localOnly(server);
+      checkServerName(server);
       checkMediaId(mediaId);
+      if (server !== serverName) return remoteFileOf(await remoteMedia(server, mediaId, opts));
       return fileOf(await uploaded(mediaId, opts));
     },
 
     async thumbnail(server, mediaId, t, opts) {
-      localOnly(server);
+      checkServerName(server);
       checkMediaId(mediaId);
-      return makeThumbnail(await uploaded(mediaId, opts), t);
+      if (server !== serverName) {
+        const rec = await remoteMedia(server, mediaId, opts);
+        return makeThumbnail(remoteFileOf(rec), remoteThumbnailDir(rec.origin, rec.filesystemId), t, mediaId);
+      }
+      const rec = await uploaded(mediaId, opts);
+      return makeThumbnail(fileOf(rec), thumbnailDir(rec.mediaId), t, mediaId);
     },
 
     close() {

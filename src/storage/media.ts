@@ -1,6 +1,7 @@
 /**
  * The part of the storage interface behind the media repository (services/media.ts): metadata of
- * local media and async-upload reservations. The bytes are files (media_store_path), not rows.
+ * local media and async-upload reservations, and the cache of remote media fetched over federation
+ * (migration 0016). The bytes are files (media_store_path), not rows.
  * `Store` extends it (store.ts); storage/sqlite/media.ts implements it.
  */
 
@@ -28,6 +29,19 @@ export interface MediaUpload {
   uploadedTs: number;
 }
 
+/** A remote server's media, fetched once and kept (mxc://{origin}/{mediaId}). */
+export interface RemoteMediaRecord {
+  origin: string;
+  mediaId: string;
+  /** The file's name under remote_content/{origin}/ (ours, not the remote's media ID). */
+  filesystemId: string;
+  contentType: string;
+  uploadName: string | null;
+  size: number;
+  sha256: string;
+  fetchedTs: number;
+}
+
 export interface MediaStore {
   getLocalMedia(mediaId: string): LocalMediaRecord | undefined;
   /** A complete upload (POST /upload). */
@@ -38,4 +52,7 @@ export interface MediaStore {
   completeMediaReservation(mediaId: string, upload: MediaUpload): boolean;
   /** How many of the user's reservations are neither uploaded to nor expired at `nowTs`. */
   countPendingMedia(userId: string, nowTs: number): number;
+  getRemoteMedia(origin: string, mediaId: string): RemoteMediaRecord | undefined;
+  /** Records fetched remote media whose file is durable; false (and nothing changed) when a row was already there. */
+  insertRemoteMedia(rec: RemoteMediaRecord): boolean;
 }

@@ -6,7 +6,9 @@
  *
  * The legacy unauthenticated download and thumbnail endpoints are served for all media, uploaded
  * before or after 1.11 (the spec's "freeze" is a SHOULD that Synapse applies by default): Doorstep
- * is a test homeserver, and clients and tests that still use them expect them to work.
+ * is a test homeserver, and clients and tests that still use them expect them to work. There,
+ * `allow_remote=false` (content-repo.yaml) answers 404 for remote media not already cached, without
+ * fetching it (other servers fall back to these endpoints with it, so two servers cannot loop).
  */
 import fsp from 'node:fs/promises';
 import { missingParam, invalidParam, notFound, unrecognized } from '../../errors';
@@ -76,9 +78,11 @@ async function serve(file: MediaFile, disposition: string): Promise<BinaryRespon
   return new BinaryResponse(fh.createReadStream({ highWaterMark: 1024 * 1024 }), headers);
 }
 
-/** timeout_ms (authed-content-repo.yaml): default 20 s, at most 60 s. */
-function waitOf(req: RouteRequest): WaitOptions {
-  return { timeoutMs: queryInt(req, 'timeout_ms', { max: MAX_MEDIA_TIMEOUT_MS }) ?? DEFAULT_MEDIA_TIMEOUT_MS, signal: req.signal };
+/** timeout_ms (authed-content-repo.yaml): default 20 s, at most 60 s; allow_remote (content-repo.yaml, legacy only): default true. */
+function waitOf(req: RouteRequest, legacyEndpoint: boolean): WaitOptions {
+  const timeoutMs = queryInt(req, 'timeout_ms', { max: MAX_MEDIA_TIMEOUT_MS }) ?? DEFAULT_MEDIA_TIMEOUT_MS;
+  const allowRemote = legacyEndpoint ? queryEnum(req, 'allow_remote', ['true', 'false']) !== 'false' : true;
+  return { timeoutMs, signal: req.signal, allowRemote };
 }
 
 function uploadMetaOf(req: RouteRequest): UploadMeta {
@@ -104,22 +108,22 @@ export function thumbnailRequestOf(req: RouteRequest): { width: number; height: 
 
 export function mediaRoutes(s: Pick<Services, 'media'>): Route[] {
   const media = s.media;
-  const download = async (req: RouteRequest): Promise<BinaryResponse> => {
-    const file = await media.download(req.params.serverName!, req.params.mediaId!, waitOf(req));
+  const download = (legacyEndpoint: boolean) => async (req: RouteRequest): Promise<BinaryResponse> => {
+    const file = await media.download(req.params.serverName!, req.params.mediaId!, waitOf(req, legacyEndpoint));
     const name = req.params.fileName ?? file.uploadName;
     return serve(file, contentDisposition(isInlineType(file.contentType) ? 'inline' : 'attachment', name));
   };
-  const thumbnail = async (req: RouteRequest): Promise<BinaryResponse> => {
+  const thumbnail = (legacyEndpoint: boolean) => async (req: RouteRequest): Promise<BinaryResponse> => {
     const t = thumbnailRequestOf(req);
-    const file = await media.thumbnail(req.params.serverName!, req.params.mediaId!, t, waitOf(req));
+    const file = await media.thumbnail(req.params.serverName!, req.params.mediaId!, t, waitOf(req, legacyEndpoint));
     const ext = file.contentType === 'image/jpeg' ? 'jpg' : (mediaTypeOf(file.contentType).split('/')[1] ?? 'bin');
     // Thumbnails are always inline (authed-content-repo.yaml); only image types get here.
     return serve(file, contentDisposition('inline', `thumbnail.${ext}`));
   };
-  const downloads = (prefixes: string[], auth: RouteAuth): Route[] => [
-    { method: 'GET', paths: prefixes.map((p) => `${p}/download/:serverName/:mediaId`), auth, handle: download },
-    { method: 'GET', paths: prefixes.map((p) => `${p}/download/:serverName/:mediaId/:fileName`), auth, handle: download },
-    { method: 'GET', paths: prefixes.map((p) => `${p}/thumbnail/:serverName/:mediaId`), auth, handle: thumbnail },
+  const downloads = (prefixes: string[], auth: RouteAuth, legacyEndpoint: boolean): Route[] => [
+    { method: 'GET', paths: prefixes.map((p) => `${p}/download/:serverName/:mediaId`), auth, handle: download(legacyEndpoint) },
+    { method: 'GET', paths: prefixes.map((p) => `${p}/download/:serverName/:mediaId/:fileName`), auth, handle: download(legacyEndpoint) },
+    { method: 'GET', paths: prefixes.map((p) => `${p}/thumbnail/:serverName/:mediaId`), auth, handle: thumbnail(legacyEndpoint) },
   ];
   const previewDisabled = () => {
     // Synapse without url_preview_enabled does not serve the endpoint (404 M_UNRECOGNIZED).
@@ -142,8 +146,8 @@ export function mediaRoutes(s: Pick<Services, 'media'>): Route[] {
       body: 'raw',
       handle: (req) => media.uploadTo(requesterOf(req).userId, req.params.serverName!, req.params.mediaId!, req.rawBody, uploadMetaOf(req)),
     },
-    ...downloads([V1], 'token'),
-    ...downloads(LEGACY, 'none'),
+    ...downloads([V1], 'token', false),
+    ...downloads(LEGACY, 'none', true),
     { method: 'GET', paths: [`${V1}/preview_url`, ...legacy('/preview_url')], auth: 'token', handle: previewDisabled },
   ];
 }

@@ -1,8 +1,9 @@
 /**
- * SQLite implementation of MediaStore (table from migration 0011-media).
+ * SQLite implementation of MediaStore (local_media from migration 0011-media, remote_media_cache
+ * from 0016-remote-media).
  */
 import type Database from 'better-sqlite3';
-import type { LocalMediaRecord, MediaStore } from '../media';
+import type { LocalMediaRecord, MediaStore, RemoteMediaRecord } from '../media';
 
 type Row = Record<string, any>;
 
@@ -23,7 +24,22 @@ export function createMediaStore(db: Database.Database): MediaStore {
     pending: db.prepare(
       'SELECT COUNT(*) AS n FROM local_media WHERE user_id = ? AND uploaded_ts IS NULL AND unused_expires_ts > ?',
     ),
+    getRemote: db.prepare('SELECT * FROM remote_media_cache WHERE media_origin = ? AND media_id = ?'),
+    insertRemote: db.prepare(
+      `INSERT INTO remote_media_cache (media_origin, media_id, filesystem_id, content_type, upload_name, size, sha256, fetched_ts)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (media_origin, media_id) DO NOTHING`,
+    ),
   };
+  const toRemote = (r: Row): RemoteMediaRecord => ({
+    origin: r.media_origin,
+    mediaId: r.media_id,
+    filesystemId: r.filesystem_id,
+    contentType: r.content_type,
+    uploadName: r.upload_name ?? null,
+    size: r.size,
+    sha256: r.sha256,
+    fetchedTs: r.fetched_ts,
+  });
   const toRecord = (r: Row): LocalMediaRecord => ({
     mediaId: r.media_id,
     userId: r.user_id,
@@ -49,5 +65,11 @@ export function createMediaStore(db: Database.Database): MediaStore {
     completeMediaReservation: (mediaId, u) =>
       q.complete.run(u.uploadedTs, u.contentType, u.uploadName, u.size, u.sha256, mediaId).changes === 1,
     countPendingMedia: (userId, nowTs) => (q.pending.get(userId, nowTs) as Row).n as number,
+    getRemoteMedia: (origin, mediaId) => {
+      const r = q.getRemote.get(origin, mediaId) as Row | undefined;
+      return r ? toRemote(r) : undefined;
+    },
+    insertRemoteMedia: (m) =>
+      q.insertRemote.run(m.origin, m.mediaId, m.filesystemId, m.contentType, m.uploadName, m.size, m.sha256, m.fetchedTs).changes === 1,
   };
 }
