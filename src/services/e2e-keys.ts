@@ -2,8 +2,9 @@
  * End-to-end encryption key distribution (spec: client-server-api "End-to-End Encryption"
  * → "Key management API", keys.yaml; "Extensions to /sync"): device keys, one-time and
  * fallback keys for local users, and the device-list change stream behind
- * /sync `device_lists` and /keys/changes. Cross-signing and key backup are not implemented
- * (GET /room_keys/version answers 404 M_NOT_FOUND: "no backup").
+ * /sync `device_lists` and /keys/changes. Cross-signing keys and signatures (services/cross-signing.ts)
+ * are part of the /keys/query answers: `master_keys`, `self_signing_keys`, `user_signing_keys` (the
+ * requester's own only), and the stored signatures merged into device and master keys.
  *
  * Users of other servers: `queryAll` / `claimAll` ask each user's server (server-server-api
  * "End-to-End Encryption": POST /_matrix/federation/v1/user/keys/query and /user/keys/claim), one
@@ -17,12 +18,16 @@
  * allows, rather than trusting that it saw every earlier update). An inbound update about a remote
  * user who shares a room with a local user (`receiveDeviceListUpdate`) enters the device-list
  * stream, so those local users see them in /sync `device_lists.changed` and re-query their keys.
- * Remote keys are not cached: /keys/query always asks the user's server.
+ * Remote keys are not cached: /keys/query always asks the user's server, and passes on its master
+ * and self-signing keys only when well-formed (they name the user and usage and hold one unpadded
+ * base64 ed25519 key), with the requester's own signatures of the master key merged in. An inbound
+ * m.signing_key_update is recorded as a device-list change of its user, like m.device_list_update,
+ * so local clients re-query.
  */
 import { canonicalJson } from '../core/canonical-json';
 import { serverNameOf } from '../core/ids';
 import type { JsonObject, JsonValue } from '../core/types';
-import { invalidParam, missingParam, notFound } from '../errors';
+import { invalidParam, missingParam } from '../errors';
 import { RemoteError, type FederationClient } from '../fedclient/client';
 import type { FederationSender } from './federation/sender';
 import { userKeysClaim, userKeysQuery } from '../fedclient/api';
@@ -30,6 +35,7 @@ import type { Store } from '../storage/store';
 import type { KeyRecord } from '../storage/client-data';
 import type { Notifier } from './notifier';
 import { parseSyncToken } from './tokens';
+import { crossSigningKeysFor, crossSigningPublicKey, withSignatures } from './cross-signing';
 
 export interface KeysUploadRequest {
   device_keys?: JsonObject & { user_id: string; device_id: string };
@@ -65,8 +71,11 @@ export interface E2eKeysService {
   claimAll(requesterId: string, body: KeysClaimRequest): Promise<JsonObject>;
   /** GET /keys/changes?from&to (`left` is always empty). */
   changes(requesterId: string, from: string | undefined, to: string | undefined): { changed: string[]; left: string[] };
-  /** GET /room_keys/version: there is never a backup → 404 M_NOT_FOUND. */
-  currentBackupVersion(): never;
+  /**
+   * The master and self-signing keys of a local user, for GET /_matrix/federation/v1/user/devices
+   * (user_devices.yaml `master_key`, `self_signing_key`); absent ones left out.
+   */
+  federationCrossSigningKeys(userId: string): { master_key?: JsonObject; self_signing_key?: JsonObject };
   /** /sync `device_one_time_keys_count` (signed_curve25519 always listed, possibly 0). */
   oneTimeKeyCounts(device: Device): Record<string, number>;
   /** /sync `device_unused_fallback_key_types`. */
@@ -76,7 +85,7 @@ export interface E2eKeysService {
   /**
    * An inbound m.device_list_update EDU from `origin` (transactions service): records the change
    * for /sync device_lists when the user is of `origin` and shares a room with a local user.
-   * Returns whether it was recorded.
+   * Returns whether it was recorded. An m.signing_key_update (its `user_id`) is taken the same way.
    */
   receiveDeviceListUpdate(origin: string, content: JsonObject): boolean;
 }
@@ -216,7 +225,8 @@ export function createE2eKeysService(deps: {
           if (server && server !== serverName) servers.add(server);
         }
         if (deps.federationSender && servers.size && dk) {
-          const content: JsonObject = { user_id: userId, device_id: deviceId, stream_id: streamId, prev_id: [], deleted: false, keys: dk };
+          const keys = withSignatures(store, userId, deviceId, dk, userId);
+          const content: JsonObject = { user_id: userId, device_id: deviceId, stream_id: streamId, prev_id: [], deleted: false, keys };
           const name = store.listDevices(userId).find((d) => d.deviceId === deviceId)?.displayName;
           if (name) content.device_display_name = name;
           deps.federationSender.enqueueEdu({ edu_type: 'm.device_list_update', content }, [...servers]);
@@ -225,21 +235,28 @@ export function createE2eKeysService(deps: {
       return { one_time_key_counts: oneTimeKeyCounts(device) };
     },
 
-    query(_requesterId, body) {
+    query(requesterId, body) {
       const deviceKeys: Record<string, Record<string, JsonObject>> = {};
+      const masterKeys: Record<string, JsonObject> = {};
+      const selfSigningKeys: Record<string, JsonObject> = {};
+      const userSigningKeys: Record<string, JsonObject> = {};
       for (const [userId, deviceIds] of Object.entries(body.device_keys)) {
-        if (!isLocal(userId)) continue; // remote users: no federation client yet
+        if (!isLocal(userId)) continue; // remote users: queryAll asks their servers
         const out: Record<string, JsonObject> = {};
         for (const d of store.getDeviceKeys(userId, deviceIds)) {
-          const keys: JsonObject = { ...d.keys };
+          const keys: JsonObject = withSignatures(store, userId, d.deviceId, { ...d.keys }, requesterId);
           const unsigned: JsonObject = { ...((keys.unsigned as JsonObject | undefined) ?? {}) };
           if (d.displayName !== null) unsigned.device_display_name = d.displayName;
           keys.unsigned = unsigned;
           out[d.deviceId] = keys;
         }
         deviceKeys[userId] = out;
+        const cs = crossSigningKeysFor(store, userId, requesterId);
+        if (cs.master) masterKeys[userId] = cs.master;
+        if (cs.self_signing) selfSigningKeys[userId] = cs.self_signing;
+        if (cs.user_signing) userSigningKeys[userId] = cs.user_signing;
       }
-      return { device_keys: deviceKeys, failures: {}, master_keys: {}, self_signing_keys: {}, user_signing_keys: {} };
+      return { device_keys: deviceKeys, failures: {}, master_keys: masterKeys, self_signing_keys: selfSigningKeys, user_signing_keys: userSigningKeys };
     },
 
     async queryAll(requesterId, body) {
@@ -269,9 +286,10 @@ export function createE2eKeysService(deps: {
             local.device_keys[userId] = out;
           }
           const m = mk[userId];
-          if (isObject(m) && m.user_id === userId) local.master_keys[userId] = m;
+          const masterPub = crossSigningPublicKey(m, userId, 'master');
+          if (isObject(m) && masterPub !== undefined) local.master_keys[userId] = withSignatures(store, userId, masterPub, m, requesterId);
           const s = ssk[userId];
-          if (isObject(s) && s.user_id === userId) local.self_signing_keys[userId] = s;
+          if (isObject(s) && crossSigningPublicKey(s, userId, 'self_signing') !== undefined) local.self_signing_keys[userId] = s;
         }
       }
       Object.assign(local.failures, failures);
@@ -323,8 +341,12 @@ export function createE2eKeysService(deps: {
       return { changed, left: [] };
     },
 
-    currentBackupVersion() {
-      throw notFound('No current backup version');
+    federationCrossSigningKeys(userId) {
+      const cs = crossSigningKeysFor(store, userId, '');
+      const out: { master_key?: JsonObject; self_signing_key?: JsonObject } = {};
+      if (cs.master) out.master_key = cs.master;
+      if (cs.self_signing) out.self_signing_key = cs.self_signing;
+      return out;
     },
 
     receiveDeviceListUpdate(origin, content) {

@@ -1,10 +1,10 @@
 /**
- * End-to-end encryption key management (spec: keys.yaml) and the key-backup probe
- * (key_backup.yaml GET /room_keys/version: no backup → 404 M_NOT_FOUND, which is what
- * matrix-js-sdk reads as "no backup"). Every route needs an access token.
- * Thin: validate → one service call → body.
+ * End-to-end encryption key management (spec: keys.yaml) and cross-signing (cross_signing.yaml:
+ * POST /keys/device_signing/upload, POST /keys/signatures/upload). Every route needs an access
+ * token. Thin: validate → one service call → body.
  */
 import type { Services } from '../../services';
+import type { DeviceSigningUploadRequest, SignaturesUploadRequest } from '../../services/cross-signing';
 import type { KeysClaimRequest, KeysQueryRequest, KeysUploadRequest } from '../../services/e2e-keys';
 import { assertValid } from '../../validation';
 import { bodyOf } from '../middleware';
@@ -12,7 +12,7 @@ import { querySingle } from '../query';
 import { requesterOf, type Route } from '../route';
 import { clientPaths } from './paths';
 
-export function e2eKeyRoutes(s: Pick<Services, 'e2eKeys'>): Route[] {
+export function e2eKeyRoutes(s: Pick<Services, 'e2eKeys' | 'crossSigning'>): Route[] {
   return [
     {
       method: 'POST',
@@ -38,6 +38,19 @@ export function e2eKeyRoutes(s: Pick<Services, 'e2eKeys'>): Route[] {
       auth: 'token',
       handle: (req) => s.e2eKeys.changes(requesterOf(req).userId, querySingle(req, 'from'), querySingle(req, 'to')),
     },
-    { method: 'GET', paths: clientPaths('/room_keys/version'), auth: 'token', handle: () => s.e2eKeys.currentBackupVersion() },
+    {
+      method: 'POST',
+      paths: clientPaths('/keys/device_signing/upload'),
+      auth: 'token',
+      handle: (req) =>
+        s.crossSigning.uploadDeviceSigningKeys(requesterOf(req), assertValid<DeviceSigningUploadRequest>('cross-signing-upload', bodyOf(req))),
+    },
+    {
+      method: 'POST',
+      paths: clientPaths('/keys/signatures/upload'),
+      auth: 'token',
+      handle: (req) =>
+        s.crossSigning.uploadSignatures(requesterOf(req), assertValid<SignaturesUploadRequest>('cross-signing-signatures-upload', bodyOf(req))),
+    },
   ];
 }

@@ -14,7 +14,7 @@ import type { Route } from '../route';
 
 const V1 = '/_matrix/federation/v1';
 
-export function queryRoutes(s: Pick<Services, 'federationRetrieval'>): Route[] {
+export function queryRoutes(s: Pick<Services, 'federationRetrieval' | 'e2eKeys'>): Route[] {
   const fed = s.federationRetrieval;
   return [
     {
@@ -59,7 +59,13 @@ export function queryRoutes(s: Pick<Services, 'federationRetrieval'>): Route[] {
         return fed.publicRooms(q);
       },
     },
-    { method: 'GET', paths: [`${V1}/user/devices/:userId`], auth: 'x-matrix', handle: (req) => fed.userDevices(req.params.userId!) },
+    {
+      method: 'GET',
+      paths: [`${V1}/user/devices/:userId`],
+      auth: 'x-matrix',
+      // user_devices.yaml: the devices, plus the user's master and self-signing keys.
+      handle: (req) => ({ ...fed.userDevices(req.params.userId!), ...s.e2eKeys.federationCrossSigningKeys(req.params.userId!) }),
+    },
     {
       method: 'POST',
       paths: [`${V1}/user/keys/query`],

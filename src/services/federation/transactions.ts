@@ -11,9 +11,9 @@
  * - EDUs, after the PDUs (a receipt may name an event of the same transaction): `m.typing` and
  *   `m.receipt` of users of the origin joined to the room here; `m.direct_to_device` to local
  *   devices through the to-device service (idempotent per sender and message_id);
- *   `m.presence` ignored (presence is not federated: no presence config), `m.device_list_update`
- *   and `m.signing_key_update` accepted and ignored (no remote device-list cache); unknown types
- *   ignored. A malformed EDU is skipped.
+ *   `m.presence` ignored (presence is not federated: no presence config); `m.device_list_update`
+ *   and `m.signing_key_update` recorded as a device-list change of their user (no remote key
+ *   cache: local clients re-query); unknown types ignored. A malformed EDU is skipped.
  */
 import type { E2eKeysService } from '../e2e-keys';
 import { serverAllowedInRoom } from './acl';
@@ -167,12 +167,12 @@ export function createTransactionsService(deps: {
       case 'm.direct_to_device':
         return receiveToDevice(origin, edu.content);
       case 'm.device_list_update':
+      case 'm.signing_key_update':
         if (deps.e2eKeys && !deps.e2eKeys.receiveDeviceListUpdate(origin, edu.content as JsonObject)) {
           log.debug('device list update ignored', { origin });
         }
         return;
       case 'm.presence':
-      case 'm.signing_key_update':
       default:
         log.debug('EDU ignored', { origin, eduType: edu.edu_type });
     }
