@@ -114,12 +114,13 @@ function signedContent(obj: JsonObject): string {
  * `signatures`, those by other users only when `requesterId` made them.
  */
 export function withSignatures(store: Store, targetUserId: string, targetKeyId: string, obj: JsonObject, requesterId: string): JsonObject {
-  const rows = store.getCrossSigningSignatures(targetUserId, [targetKeyId]);
+  const rows = store
+    .getCrossSigningSignatures(targetUserId, [targetKeyId])
+    .filter((row) => row.signerUserId === targetUserId || row.signerUserId === requesterId);
   if (!rows.length) return obj;
   const signatures: Record<string, JsonObject> = {};
   for (const [u, byKey] of Object.entries(isObject(obj.signatures) ? obj.signatures : {})) if (isObject(byKey)) signatures[u] = { ...byKey };
   for (const row of rows) {
-    if (row.signerUserId !== targetUserId && row.signerUserId !== requesterId) continue;
     (signatures[row.signerUserId] ??= {})[row.signerKeyId] = row.signature;
   }
   return { ...obj, signatures };
