@@ -30,6 +30,7 @@ import type { JsonObject, JsonValue } from '../core/types';
 import { invalidParam, missingParam } from '../errors';
 import { RemoteError, type FederationClient } from '../fedclient/client';
 import type { FederationSender } from './federation/sender';
+import type { UserDevicesResponse } from './federation/retrieval';
 import { userKeysClaim, userKeysQuery } from '../fedclient/api';
 import type { Store } from '../storage/store';
 import type { KeyRecord } from '../storage/client-data';
@@ -72,10 +73,11 @@ export interface E2eKeysService {
   /** GET /keys/changes?from&to (`left` is always empty). */
   changes(requesterId: string, from: string | undefined, to: string | undefined): { changed: string[]; left: string[] };
   /**
-   * The master and self-signing keys of a local user, for GET /_matrix/federation/v1/user/devices
-   * (user_devices.yaml `master_key`, `self_signing_key`); absent ones left out.
+   * GET /_matrix/federation/v1/user/devices: the devices answer (federation retrieval's) with the
+   * stored signatures merged into each device's keys and the user's master and self-signing keys
+   * added (user_devices.yaml `master_key`, `self_signing_key`; absent ones left out).
    */
-  federationCrossSigningKeys(userId: string): { master_key?: JsonObject; self_signing_key?: JsonObject };
+  withCrossSigning(devices: UserDevicesResponse): UserDevicesResponse & { master_key?: JsonObject; self_signing_key?: JsonObject };
   /** /sync `device_one_time_keys_count` (signed_curve25519 always listed, possibly 0). */
   oneTimeKeyCounts(device: Device): Record<string, number>;
   /** /sync `device_unused_fallback_key_types`. */
@@ -341,9 +343,11 @@ export function createE2eKeysService(deps: {
       return { changed, left: [] };
     },
 
-    federationCrossSigningKeys(userId) {
+    withCrossSigning(answer) {
+      const userId = answer.user_id;
       const cs = crossSigningKeysFor(store, userId, '');
-      const out: { master_key?: JsonObject; self_signing_key?: JsonObject } = {};
+      const devices = answer.devices.map((d) => (d.keys ? { ...d, keys: withSignatures(store, userId, d.device_id, d.keys, '') } : d));
+      const out: UserDevicesResponse & { master_key?: JsonObject; self_signing_key?: JsonObject } = { ...answer, devices };
       if (cs.master) out.master_key = cs.master;
       if (cs.self_signing) out.self_signing_key = cs.self_signing;
       return out;

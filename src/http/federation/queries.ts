@@ -64,7 +64,7 @@ export function queryRoutes(s: Pick<Services, 'federationRetrieval' | 'e2eKeys'>
       paths: [`${V1}/user/devices/:userId`],
       auth: 'x-matrix',
       // user_devices.yaml: the devices, plus the user's master and self-signing keys.
-      handle: (req) => ({ ...fed.userDevices(req.params.userId!), ...s.e2eKeys.federationCrossSigningKeys(req.params.userId!) }),
+      handle: (req) => s.e2eKeys.withCrossSigning(fed.userDevices(req.params.userId!)),
     },
     {
       method: 'POST',
