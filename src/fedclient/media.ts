@@ -139,6 +139,15 @@ export function fileNameOf(disposition: string | undefined): string | null {
   return utf8.includes('\ufffd') ? name : utf8;
 }
 
+/**
+ * A remote's Content-Type as we may store and serve it: printable ASCII only (a control character
+ * would make the header unsendable later), at most 255 characters; else application/octet-stream.
+ */
+export function safeContentType(v: string | undefined): string {
+  const t = v?.trim();
+  return t && t.length <= 255 && /^[\x20-\x7e]+$/.test(t) ? t : 'application/octet-stream';
+}
+
 function errorOf(destination: string, r: BytesResponse): RemoteError {
   let parsed: unknown;
   try {
@@ -184,7 +193,7 @@ export async function downloadRemoteMedia(client: BytesFederationClient, destina
   };
   const bytesOf = (r: BytesResponse, via: RemoteMedia['via']): RemoteMedia => {
     if (r.body.length > o.maxBytes) throw new BodyTooLargeError(destination, o.maxBytes);
-    return { contentType: r.headers['content-type']?.trim() || 'application/octet-stream', uploadName: fileNameOf(r.headers['content-disposition']), body: r.body, via };
+    return { contentType: safeContentType(r.headers['content-type']), uploadName: fileNameOf(r.headers['content-disposition']), body: r.body, via };
   };
 
   const fed = await client.requestBytes(

@@ -16,6 +16,8 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import sharp from 'sharp';
 import { parseXMatrixAuthorization } from '../../src/core/x-matrix';
 import { registerUser, type TestUser } from '../helpers/client';
@@ -259,6 +261,7 @@ describe('GET /_matrix/client/v1/media/download/{serverName}/{mediaId} of a misb
     redirectBlocked: (_req, res) => multipart(res, part(`Location: http://127.0.0.2:${blockedPort}/file`, '')),
     redirectLoop: (_req, res) => multipart(res, part(`Location: http://127.0.0.1:${targetPort}/loop`, '')),
     gone: (_req, res) => json(res, 404, { errcode: 'M_NOT_FOUND', error: 'no such media' }),
+    controlChars: (_req, res) => multipart(res, part('Content-Type: text/pl\x01ain\r\nContent-Disposition: attachment; filename="a\x07b.txt"', 'ctl')),
   };
 
   beforeAll(async () => {
@@ -346,6 +349,14 @@ describe('GET /_matrix/client/v1/media/download/{serverName}/{mediaId} of a misb
     expect(x).toMatchObject({ origin: s.hs.config.serverName, destination: remote });
   });
 
+  it('serves application/octet-stream, not a 5xx, when the remote Content-Type has a control character', async () => {
+    const r = await download(remote, 'controlChars');
+    expect(r.status).toBe(200);
+    expect(r.bytes.toString()).toBe('ctl');
+    expect(r.headers.get('content-type')).toBe('application/octet-stream');
+    expect(r.headers.get('content-disposition')).toBe(`attachment; filename*=utf-8''${encodeURIComponent('a\x07b.txt')}`);
+  });
+
   it.each(['noBoundary', 'notMultipart', 'unterminated', 'notJson', 'onePart'])('answers 502 M_UNKNOWN when the remote answer is malformed (%s)', async (id) => {
     const r = await download(remote, id);
     expect(r.status).toBe(502);
@@ -430,5 +441,56 @@ describe('GET /_matrix/client/v1/media/download/{serverName}/{mediaId} of a misb
     const again = await download(slowRemote, 'broken2');
     expect(again.status).toBe(502);
     expect(slow.requests.length).toBe(before);
+  });
+});
+
+describe('GET /_matrix/client/v1/media/download/{serverName}/{mediaId} after a restart', () => {
+  it('serves remote media answered 200 before the restart when its server is gone after it', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'doorstep-remote-media-'));
+    const bytes = crypto.randomBytes(20_000);
+    const boundary = 'restart-boundary';
+    const peer = await startHttpsPeer({
+      handler: (_req, res) => {
+        const body = Buffer.concat([
+          Buffer.from(`--${boundary}\r\nContent-Type: application/json\r\n\r\n{}\r\n--${boundary}\r\nContent-Type: application/x-kept\r\nContent-Disposition: attachment; filename="kept.bin"\r\n\r\n`),
+          bytes,
+          Buffer.from(`\r\n--${boundary}--\r\n`),
+        ]);
+        res.writeHead(200, { 'content-type': `multipart/mixed; boundary=${boundary}`, 'content-length': body.length });
+        res.end(body);
+      },
+    });
+    const remote = `127.0.0.1:${peer.port}`;
+    const config = { databasePath: path.join(dir, 'homeserver.db'), mediaStorePath: path.join(dir, 'media_store'), federationVerifyCertificates: false, ipRangeBlacklist: [] };
+    try {
+      let s = await startTestServer(config);
+      const u = await registerUser(s.url, 'ben');
+      try {
+        const r = await raw(`${s.url}${V1}/download/${remote}/KeptMedia`, { headers: auth(u) });
+        expect(r.status).toBe(200);
+        expect(r.bytes.equals(bytes)).toBe(true);
+      } finally {
+        await s.stop();
+      }
+      await peer.close();
+      expect(fs.readdirSync(path.join(dir, 'media_store', 'remote_content'))).toEqual([remote]);
+      s = await startTestServer(config);
+      try {
+        const login = await raw(`${s.url}/_matrix/client/v3/login`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ type: 'm.login.password', identifier: { type: 'm.id.user', user: 'ben' }, password: 'correct horse battery' }),
+        });
+        const again = await raw(`${s.url}${V1}/download/${remote}/KeptMedia`, { headers: { authorization: `Bearer ${login.json.access_token}` } });
+        expect(again.status).toBe(200);
+        expect(again.bytes.equals(bytes)).toBe(true);
+        expect(again.headers.get('content-type')).toBe('application/x-kept');
+        expect(again.headers.get('content-disposition')).toBe('attachment; filename="kept.bin"');
+      } finally {
+        await s.stop();
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
