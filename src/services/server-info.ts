@@ -6,7 +6,8 @@
  */
 import { createHmac } from 'node:crypto';
 import type { Config } from '../config';
-import { parseServerName } from '../core/ids';
+import { parseServerName, parseUserId } from '../core/ids';
+import { notFound } from '../errors';
 import { SUPPORTED_ROOM_VERSIONS } from '../core/room-versions';
 import type { JsonObject } from '../core/types';
 import { PROFILE_FIELDS } from './profile';
@@ -17,8 +18,43 @@ export interface ServerInfoService {
   wellKnownClient(): JsonObject;
   /** GET /.well-known/matrix/server. */
   wellKnownServer(): { 'm.server': string };
+  /**
+   * GET /.well-known/matrix/support (support.yaml, v1.10), from `admin_contact`; 404 M_NOT_FOUND
+   * when it is not configured (the yaml's answer for "no support information").
+   */
+  support(): SupportAnswer;
   /** GET /voip/turnServer for `userId`: `{username, password, uris, ttl}`, or `{}` when no TURN is configured. */
   turnServer(userId: string): TurnServerAnswer | Record<string, never>;
+}
+
+/** support.yaml's answer: at least one of `contacts` and `support_page`. */
+export interface SupportAnswer {
+  contacts?: Array<{ role: string; email_address?: string; matrix_id?: string }>;
+  support_page?: string;
+}
+
+/**
+ * Synapse has no support document of its own (element-hq/synapse#18319 asks for one), but it has
+ * `admin_contact`, the server administrator's address it puts in some error messages. Doorstep
+ * publishes that: a `mailto:` URI as an admin e-mail contact, a Matrix user ID as an admin
+ * `matrix_id`, an http(s) URL as the `support_page`; anything else publishes nothing.
+ */
+export function supportFromAdminContact(adminContact: string | undefined): SupportAnswer | undefined {
+  const c = adminContact?.trim();
+  if (!c) return undefined;
+  if (/^mailto:/i.test(c)) {
+    const raw = c.slice('mailto:'.length).split('?')[0]!;
+    let address = raw;
+    try {
+      address = decodeURIComponent(raw);
+    } catch {
+      /* not %-encoded: as written */
+    }
+    return address ? { contacts: [{ role: 'm.role.admin', email_address: address }] } : undefined;
+  }
+  if (c.startsWith('@') && parseUserId(c)) return { contacts: [{ role: 'm.role.admin', matrix_id: c }] };
+  if (/^https?:\/\/\S+$/i.test(c)) return { support_page: c };
+  return undefined;
 }
 
 /** voip.yaml's answer: all four fields are required. */
@@ -60,6 +96,12 @@ export function createServerInfoService(deps: { config: Config; now?: () => numb
         'm.get_login_token': { enabled: false },
       },
     }),
+
+    support: () => {
+      const answer = supportFromAdminContact(config.adminContact);
+      if (!answer) throw notFound('No support information is published for this server');
+      return answer;
+    },
 
     wellKnownClient: () => ({ 'm.homeserver': { base_url: config.publicBaseUrl } }),
 
