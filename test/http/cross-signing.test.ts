@@ -5,10 +5,13 @@
  * `user_signing_keys`). Keys are real ed25519 pairs made and signed with tweetnacl (the
  * independent oracle); the server verifies with node:crypto.
  */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import nacl from 'tweetnacl';
-import { call, type TestUser } from '../helpers/client';
+import { as, call, registerUser, type TestUser } from '../helpers/client';
 import { threeUsers, type Caller } from '../helpers/fixture';
-import type { TestServer } from '../helpers/server';
+import { startTestServer, type TestServer } from '../helpers/server';
 import { sync } from '../helpers/sync';
 
 const f = threeUsers();
@@ -70,7 +73,7 @@ function keySet(u: TestUser) {
 }
 
 /** Uploads real device keys for `u`'s device, self-signed by its ed25519 key. */
-async function uploadDeviceKeys(u: TestUser): Promise<{ device: Pair; keys: any }> {
+async function uploadDeviceKeys(u: TestUser, url = s.url): Promise<{ device: Pair; keys: any }> {
   const device = pair();
   const unsignedKeys = {
     user_id: u.userId,
@@ -79,7 +82,7 @@ async function uploadDeviceKeys(u: TestUser): Promise<{ device: Pair; keys: any 
     keys: { [`curve25519:${u.deviceId}`]: b64(nacl.randomBytes(32)), [`ed25519:${u.deviceId}`]: device.pub },
   };
   const keys = sign(unsignedKeys, u.userId, `ed25519:${u.deviceId}`, device.secretKey);
-  const res = await call(s.url, 'POST', `${v3}/keys/upload`, { token: u.accessToken, body: { device_keys: keys } });
+  const res = await call(url, 'POST', `${v3}/keys/upload`, { token: u.accessToken, body: { device_keys: keys } });
   expect(res.status).toBe(200);
   return { device, keys };
 }
@@ -310,5 +313,32 @@ describe('POST /keys/signatures/upload', () => {
     expect(res.body.errcode).toBe('M_BAD_JSON');
     const res2 = await A('POST', `${v3}/keys/signatures/upload`, { notauser: {} });
     expect(res2.status).toBe(400);
+  });
+});
+
+describe('cross-signing storage (migration 0017)', () => {
+  it('keeps keys and signatures answered 200 across a restart of the server on the same database', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'doorstep-xsign-'));
+    const databasePath = path.join(dir, 'hs.db');
+    let srv = await startTestServer({ databasePath });
+    try {
+      const u = await registerUser(srv.url, 'zoe');
+      const dev = await uploadDeviceKeys(u, srv.url);
+      const set = keySet(u);
+      expect((await as(srv.url, u)('POST', `${v3}/keys/device_signing/upload`, set.body)).status).toBe(200);
+      const signed = sign(dev.keys, u.userId, `ed25519:${set.ssk.pub}`, set.ssk.secretKey);
+      expect((await as(srv.url, u)('POST', `${v3}/keys/signatures/upload`, { [u.userId]: { [u.deviceId]: signed } })).body).toEqual({ failures: {} });
+      await srv.stop();
+
+      srv = await startTestServer({ databasePath });
+      const q = await as(srv.url, u)('POST', `${v3}/keys/query`, { device_keys: { [u.userId]: [] } });
+      expect(q.body.master_keys[u.userId]).toEqual(set.body.master_key);
+      expect(q.body.self_signing_keys[u.userId]).toEqual(set.body.self_signing_key);
+      expect(q.body.user_signing_keys[u.userId]).toEqual(set.body.user_signing_key);
+      expect(signedBy(q.body.device_keys[u.userId][u.deviceId], u.userId, `ed25519:${set.ssk.pub}`, set.ssk.pub)).toBe(true);
+    } finally {
+      await srv.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
