@@ -49,6 +49,12 @@ import { createBackfillService } from './services/federation/backfill';
 import { createTransactionsService } from './services/federation/transactions';
 import { createMediaService } from './services/media';
 import { createKeyBackupService } from './services/key-backup';
+import { createTagsService } from './services/tags';
+import { createOpenIdService } from './services/openid';
+import { createReportsService } from './services/reports';
+import { createMiscQueriesService } from './services/misc-queries';
+import { createRateLimiter } from './services/ratelimit';
+import { createCrossSigningService } from './services/cross-signing';
 import type { Services } from './services';
 import { buildHttpApp, buildRouters } from './http';
 import type { SigningKey } from './core/signing';
@@ -133,6 +139,9 @@ export function createHomeserver(config: Config, opts: HomeserverOptions = {}): 
   const receipts = createReceiptsService({ store, notifier, accountData, now, federationSender });
   const toDevice = createToDeviceService({ store, notifier, serverName: config.serverName, logger, federationSender });
   const e2eKeys = createE2eKeysService({ store, notifier, serverName: config.serverName, fedclient, federationSender });
+  const crossSigning = createCrossSigningService({
+    store, notifier, serverName: config.serverName, e2eKeys, federationSender, loginFailedAttempts: limiters.loginFailedAttempts, logger, now,
+  });
   const sync = createSyncService({ store, notifier, membership, clientEvents, visibility, filters, typing, e2eKeys, presence, pushRules, logger });
   const federationRetrieval = createFederationRetrieval({
     store, events, directory, profile, e2eKeys, serverName: config.serverName, now, logger,
@@ -144,6 +153,11 @@ export function createHomeserver(config: Config, opts: HomeserverOptions = {}): 
     store, fedclient, serverName: config.serverName, logger, now,
     config: { storePath: config.mediaStorePath, maxUploadSize: config.maxUploadSize, maxImagePixels: config.maxImagePixels },
   });
+  const tags = createTagsService({ store, accountData });
+  const openid = createOpenIdService({ store, serverName: config.serverName, now });
+  // Synapse's rc_reports default (1/s, burst 5), per reporter.
+  const reports = createReportsService({ store, visibility, limiter: createRateLimiter({ perSecond: 1, burstCount: 5 }, now), now });
+  const miscQueries = createMiscQueriesService({ store, visibility, tokenValidityLimiter: createRateLimiter(config.rcRegistrationTokenValidity, now) });
   // What routes see: services and narrow values, not the store or the config (services/index.ts).
   const services: Services = {
     serverName: config.serverName,
@@ -153,7 +167,8 @@ export function createHomeserver(config: Config, opts: HomeserverOptions = {}): 
     profile, pushRules, presence, pushers, serverInfo, fedclient, keyRing, federationSender,
     admission, remoteMembership, federationRetrieval, transactions, media,
     keys, accounts, logger, now, notifier, events, membership, rooms, clientEvents, visibility, roomReads, directory,
-    roomSummary, hierarchy, keyBackup, search, userDirectory,
+    roomSummary, hierarchy, keyBackup, search, userDirectory, crossSigning,
+    tags, openid, reports, miscQueries,
   };
   const routers = buildRouters(services);
 

@@ -64,6 +64,10 @@ export interface Config extends RateLimitsConfig {
   maxUploadSize: number;
   /** max_image_pixels (Synapse's default "32M"): larger images are not thumbnailed (413 M_TOO_LARGE). */
   maxImagePixels: number;
+  /** rc_registration_token_validity (Synapse's key and default 0.1/s, burst 5): per client address. */
+  rcRegistrationTokenValidity: RateLimitConfig;
+  /** admin_contact (Synapse's key, e.g. `mailto:admin@example.org`): served in /.well-known/matrix/support. */
+  adminContact?: string;
 }
 
 /**
@@ -262,6 +266,8 @@ export function buildConfig(raw: Record<string, unknown>, baseDir = process.cwd(
     mediaStorePath: mediaStorePathOf(r.media_store_path, dbArgs, resolvePath),
     maxUploadSize: parseSize('max_upload_size', r.max_upload_size ?? '50M'),
     maxImagePixels: parseSize('max_image_pixels', r.max_image_pixels ?? '32M'),
+    rcRegistrationTokenValidity: rc(r.rc_registration_token_validity, { perSecond: 0.1, burstCount: 5 }),
+    adminContact: r.admin_contact,
     ...rateLimitsOf(r),
   };
   return { config, unknownKeys, warnings };

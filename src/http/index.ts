@@ -41,6 +41,12 @@ import { mediaRoutes } from './client/media';
 import { federationMediaRoutes } from './federation/media';
 import { roomSummaryRoutes } from './client/room-summary';
 import { hierarchyRoutes } from './federation/hierarchy';
+import { tagsRoutes } from './client/tags';
+import { openIdRoutes } from './client/openid';
+import { reportRoutes } from './client/reports';
+import { miscRoutes } from './client/misc';
+import { federationOpenIdRoutes } from './federation/openid';
+import { federationTimestampRoutes } from './federation/timestamp';
 
 /**
  * A federation transaction carries up to 50 PDUs of 64 KiB and 100 EDUs (spec "Transactions"),
@@ -85,6 +91,10 @@ export function clientRoutes(s: Services): Route[] {
     ...threepidRoutes(s),
     ...mediaRoutes(s),
     ...roomSummaryRoutes(s),
+    ...tagsRoutes(s),
+    ...openIdRoutes(s),
+    ...reportRoutes(s),
+    ...miscRoutes(s),
   ];
 }
 
@@ -105,6 +115,8 @@ export function federationRoutes(s: Services): Route[] {
     ...queryRoutes(s),
     ...federationMediaRoutes(s),
     ...hierarchyRoutes(s),
+    ...federationOpenIdRoutes(s),
+    ...federationTimestampRoutes(s),
   ];
 }
 

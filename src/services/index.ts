@@ -29,6 +29,7 @@ import type { TypingService } from './typing';
 import type { ReceiptsService } from './receipts';
 import type { ToDeviceService } from './to-device';
 import type { E2eKeysService } from './e2e-keys';
+import type { CrossSigningService } from './cross-signing';
 import type { SyncService } from './sync';
 import type { RelationsService } from './relations';
 import type { RoomUpgradeService } from './room-upgrade';
@@ -42,6 +43,10 @@ import type { RemoteMembership } from './federation/remote-membership';
 import type { FederationRetrieval } from './federation/retrieval';
 import type { TransactionsService } from './federation/transactions';
 import type { MediaService } from './media';
+import type { TagsService } from './tags';
+import type { OpenIdService } from './openid';
+import type { ReportsService } from './reports';
+import type { MiscQueriesService } from './misc-queries';
 
 /** Request limits the HTTP edge enforces (from the config). */
 export interface HttpLimits {
@@ -79,6 +84,8 @@ export interface Services {
   receipts: ReceiptsService;
   toDevice: ToDeviceService;
   e2eKeys: E2eKeysService;
+  /** Cross-signing keys and signatures (services/cross-signing.ts). */
+  crossSigning: CrossSigningService;
   sync: SyncService;
   /** Relations, threads and bundled aggregations (services/relations.ts). */
   relations: RelationsService;
@@ -95,6 +102,12 @@ export interface Services {
   transactions: TransactionsService;
   /** The content repository (media uploads, downloads, thumbnails). */
   media: MediaService;
+  /** Room tags (m.tag room account data). */
+  tags: TagsService;
+  openid: OpenIdService;
+  reports: ReportsService;
+  /** whois, mutual rooms, timestamp_to_event, registration token validity. */
+  miscQueries: MiscQueriesService;
   logger: Logger;
   now: () => number;
 }

@@ -259,3 +259,11 @@ export interface Store extends KeyBackupStore {}
 // Server-side search (the FTS5 event index, fed by SQL triggers, migration 12) and the user directory.
 import type { SearchStore } from './search';
 export interface Store extends SearchStore {}
+
+// Cross-signing keys and signatures (migration 17).
+import type { CrossSigningStore } from './cross-signing';
+export interface Store extends CrossSigningStore {}
+
+// OpenID tokens, content reports, the timeline by timestamp (migration 18).
+import type { MiscStore } from './misc';
+export interface Store extends MiscStore {}

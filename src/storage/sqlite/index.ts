@@ -18,10 +18,12 @@ import { MIGRATIONS } from './migrations';
 import { createClientDataStore } from './client-data';
 import { createUserSettingsStore } from './user-settings';
 import { createKeyBackupStore } from './key-backup';
+import { createCrossSigningStore } from './cross-signing';
 import { createFederationQueueStore } from './federation-queue';
 import { createMediaStore } from './media';
 import { createSearchStore } from './search';
 import { createRelationsStore } from './relations';
+import { createMiscStore } from './misc';
 import { createGroupCommit, type GroupCommit } from './group-commit';
 import { createCommitBatch } from './commit-batch';
 
@@ -514,9 +516,11 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
 
   const store: Store = {
     ...createClientDataStore(db),
+    ...createMiscStore(db),
     ...createSearchStore(db),
     ...createUserSettingsStore(db),
     ...createKeyBackupStore(db),
+    ...createCrossSigningStore(db),
     ...createFederationQueueStore(db),
     ...createMediaStore(db),
     ...createRelationsStore(db),

@@ -18,6 +18,9 @@ import m0012 from './0012-search';
 import m0013 from './0013-relations';
 import m0014 from './0014-key-backup';
 import m0015 from './0015-refresh-tokens';
+import m0016 from './0016-remote-media';
+import m0017 from './0017-cross-signing';
+import m0018 from './0018-misc';
 
 export const MIGRATIONS: readonly string[] = [
   m0001,
@@ -35,5 +38,8 @@ export const MIGRATIONS: readonly string[] = [
   m0013,
   m0014,
   m0015,
+  m0016,
+  m0017,
+  m0018,
   // (new migrations go above this line)
 ];
