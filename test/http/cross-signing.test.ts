@@ -342,3 +342,34 @@ describe('cross-signing storage (migration 0017)', () => {
     }
   });
 });
+
+describe('POST /keys/device_signing/upload and /keys/signatures/upload with hostile input', () => {
+  const master = () => csKey(carol, 'master', pair());
+  it.each([
+    ['an array body', () => ([])],
+    ['a null master key', () => ({ master_key: null })],
+    ['usage not an array', () => ({ master_key: { ...master(), usage: 'master' } })],
+    ['a signature that is not base64', () => ({ master_key: master(), self_signing_key: { ...csKey(carol, 'self_signing', pair()), signatures: { [carol.userId]: { 'ed25519:x': '%%%' } } } })],
+    ['a float in the key', () => ({ master_key: { ...master(), extra: 1.5 } })],
+    ['a lone surrogate', () => ({ master_key: { ...master(), user_id: '@\ud800:localhost' } })],
+    ['auth that is not an object', () => ({ master_key: master(), auth: 'password' })],
+  ])('answers without a 5xx (a 4xx with {errcode, error} when refused) for device_signing/upload with %s', async (_what, body) => {
+    const res = await C('POST', `${v3}/keys/device_signing/upload`, body());
+    expect(res.status).toBeGreaterThanOrEqual(200);
+    expect(res.status).toBeLessThan(500);
+    if (res.status >= 400) expect(typeof res.body.errcode).toBe('string');
+  });
+
+  it.each([
+    ['an array body', () => ([])],
+    ['a key map that is a string', () => ({ '@carol:localhost': 'x' })],
+    ['signatures that are not strings', () => ({ '@carol:localhost': { DEV: { signatures: { '@carol:localhost': { 'ed25519:x': 1 } } } } })],
+    ['a signature by a key ID without algorithm', () => ({ '@carol:localhost': { DEV: { signatures: { '@carol:localhost': { x: 'AAAA' } } } } })],
+    ['a float in the signed object', () => ({ '@alice:localhost': { 'SOMEKEY': { n: 1.5, signatures: { '@carol:localhost': { 'ed25519:x': 'AAAA' } } } } })],
+    ['a user of an unresolvable server', () => ({ '@x:localhost:1': { KEY: { signatures: { '@carol:localhost': { 'ed25519:x': 'AAAA' } } } } })],
+  ])('answers without a 5xx for signatures/upload with %s', async (_what, body) => {
+    const res = await C('POST', `${v3}/keys/signatures/upload`, body());
+    expect(res.status).toBeLessThan(500);
+    if (res.status >= 400) expect(typeof res.body.errcode).toBe('string');
+  });
+});
