@@ -4,9 +4,11 @@
  * /user/keys/query: master_keys, self_signing_keys; m.signing_key_update), "Device Management"
  * (GET /user/devices/{userId}: master_key, self_signing_key; m.device_list_update on a new
  * signature); client-server-api keys.yaml for remote users' keys passed on by POST /keys/query.
+ * The last part runs two Doorstep processes (test/helpers/cluster.ts: the built dist/, over TLS).
  */
 import nacl from 'tweetnacl';
 import { as, enc, registerUser, type TestUser } from '../../helpers/client';
+import { startCluster, type Cluster, type ClusterServer } from '../../helpers/cluster';
 import { fakeRemote, type FakeRemote } from '../../helpers/fake-remote';
 import { startTestServer, type TestServer } from '../../helpers/server';
 
@@ -186,5 +188,50 @@ describe('PUT /send/{txnId} with an m.signing_key_update EDU', () => {
     expect((await send(stranger, [update(REMOTE_USER)])).status).toBe(200);
     const next = await A('GET', `${v3}/sync?timeout=0&since=${enc(since)}`);
     expect(next.body.device_lists?.changed ?? []).not.toContain(REMOTE_USER);
+  });
+});
+
+describe('cross-signing between two Doorstep processes', () => {
+  let cluster: Cluster;
+  let HA: ClusterServer, HB: ClusterServer;
+  let ann: TestUser, ben: TestUser;
+  jest.setTimeout(60_000);
+
+  beforeAll(async () => {
+    cluster = await startCluster(2);
+    [HA, HB] = cluster.servers as [ClusterServer, ClusterServer];
+    ann = await registerUser(HA.clientUrl, 'ann');
+    ben = await registerUser(HB.clientUrl, 'ben');
+    const room = await as(HA.clientUrl, ann)('POST', `${v3}/createRoom`, { preset: 'public_chat' });
+    const join = await as(HB.clientUrl, ben)('POST', `${v3}/join/${enc(room.body.room_id)}?server_name=${enc(HA.serverName)}`, {});
+    expect(join.status).toBe(200);
+  });
+  afterAll(() => cluster?.stop());
+
+  it("puts ann in ben's device_lists.changed on the other server when she uploads keys, and ben's query returns them", async () => {
+    const since = (await as(HB.clientUrl, ben)('GET', `${v3}/sync?timeout=0`)).body.next_batch;
+    const m = pair(), k = pair();
+    const body = {
+      master_key: csKey(ann.userId, 'master', m),
+      self_signing_key: sign(csKey(ann.userId, 'self_signing', k), ann.userId, `ed25519:${m.pub}`, m.secretKey),
+    };
+    expect((await as(HA.clientUrl, ann)('POST', `${v3}/keys/device_signing/upload`, body)).status).toBe(200);
+
+    // m.signing_key_update reaches HB, which records a device-list change of ann.
+    const deadline = Date.now() + 20_000;
+    let changed: string[] = [];
+    let from = since;
+    while (!changed.includes(ann.userId) && Date.now() < deadline) {
+      const res = await as(HB.clientUrl, ben)('GET', `${v3}/sync?timeout=2000&since=${enc(from)}`);
+      from = res.body.next_batch;
+      changed = [...changed, ...(res.body.device_lists?.changed ?? [])];
+    }
+    expect(changed).toContain(ann.userId);
+
+    const q = await as(HB.clientUrl, ben)('POST', `${v3}/keys/query`, { device_keys: { [ann.userId]: [] } });
+    expect(q.body.failures).toEqual({});
+    expect(q.body.master_keys[ann.userId]).toEqual(body.master_key);
+    expect(q.body.self_signing_keys[ann.userId]).toEqual(body.self_signing_key);
+    expect(q.body.user_signing_keys?.[ann.userId]).toBeUndefined();
   });
 });
