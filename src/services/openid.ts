@@ -6,7 +6,7 @@
  */
 import crypto from 'node:crypto';
 import { sha256Hex } from '../core/hashes';
-import { MatrixError, forbidden } from '../errors';
+import { MatrixError, forbidden, missingParam } from '../errors';
 import type { Store } from '../storage/store';
 
 /** How long an OpenID token is valid (Synapse: one hour). */
@@ -22,7 +22,7 @@ export interface OpenIdToken {
 export interface OpenIdService {
   /** POST /user/{userId}/openid/request_token (only for the requester's own user ID). */
   requestToken(requesterId: string, userId: string): OpenIdToken;
-  /** GET /_matrix/federation/v1/openid/userinfo: `{sub}`, or 401 M_UNKNOWN_TOKEN / M_MISSING_TOKEN. */
+  /** GET /_matrix/federation/v1/openid/userinfo: `{sub}`, or 401 M_UNKNOWN_TOKEN (400 M_MISSING_PARAM without one). */
   userInfo(accessToken: string | undefined): { sub: string };
 }
 
@@ -42,8 +42,10 @@ export function createOpenIdService(deps: { store: Store; serverName: string; no
 
     userInfo(accessToken) {
       // server-server-api openid.yaml: 401 with M_UNKNOWN_TOKEN for a token that is unknown or
-      // expired (Synapse answers a missing one with M_MISSING_TOKEN, also 401).
-      if (accessToken === undefined || accessToken === '') throw new MatrixError('M_MISSING_TOKEN', 'Access Token required', { status: 401 });
+      // expired. `access_token` is a required query parameter: without it, 400 M_MISSING_PARAM
+      // as for any other (Synapse answers 401 M_MISSING_TOKEN, which would claim an
+      // Authorization header this route never reads).
+      if (accessToken === undefined || accessToken === '') throw missingParam('Missing access_token parameter');
       const userId = store.getOpenIdTokenUser(sha256Hex(accessToken), now());
       if (userId === undefined) throw new MatrixError('M_UNKNOWN_TOKEN', 'Access Token unknown or expired', { status: 401 });
       return { sub: userId };

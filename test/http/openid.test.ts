@@ -77,10 +77,16 @@ describe('GET /_matrix/federation/v1/openid/userinfo', () => {
     expect(res.body.errcode).toBe('M_UNKNOWN_TOKEN');
   });
 
-  it('returns 401 M_MISSING_TOKEN when no access_token is given', async () => {
+  it('returns 400 M_MISSING_PARAM when no access_token is given', async () => {
     const res = await call(s.hs.baseUrl('federation'), 'GET', userinfo());
-    expect(res.status).toBe(401);
-    expect(res.body.errcode).toBe('M_MISSING_TOKEN');
+    expect(res.status).toBe(400);
+    expect(res.body.errcode).toBe('M_MISSING_PARAM');
+  });
+
+  it('ignores an Authorization header: the token is the access_token parameter only', async () => {
+    const token = (await request(alice)).body.access_token as string;
+    const res = await call(s.hs.baseUrl('federation'), 'GET', userinfo(), { token });
+    expect(res.status).toBe(400);
   });
 
   it('returns 401 M_UNKNOWN_TOKEN once expires_in has passed', async () => {
