@@ -10,7 +10,7 @@
  *   server "prevent room ID enumeration by using the 200 response regardless of the existence"
  *   (and the same for users), and the report is kept either way. Only a malformed ID is 400.
  *
- * Reports are rate limited per reporter as Synapse's `rc_reports` default (1/s, burst 5).
+ * Reports are rate limited per reporter (`rc_reports`, Synapse's key and default: 1/s, burst 5).
  */
 import { isValidEventId, isValidRoomId, isValidUserId } from '../core/ids';
 import { invalidParam, notFound } from '../errors';
