@@ -111,6 +111,12 @@ describe('GET /_matrix/client/v1/mutual_rooms', () => {
     expect(res.body).toEqual({ joined: [...shared].sort(), count: 2 });
   });
 
+  it('answers the same at MSC2666\'s unstable path', async () => {
+    const res = await B('GET', `/_matrix/client/unstable/uk.half-shot.msc2666/user/mutual_rooms?user_id=${enc(carol.userId)}`);
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ joined: [...shared].sort(), count: 2 });
+  });
+
   it('returns an empty list when the other user does not exist', async () => {
     const res = await B('GET', `${v1}/mutual_rooms?user_id=${enc('@nobody:localhost')}`);
     expect(res.status).toBe(200);

@@ -1,7 +1,7 @@
 /**
  * The smaller client endpoints (issue 12 §3):
  * - GET /admin/whois/{userId} (admin.yaml);
- * - GET /_matrix/client/v1/mutual_rooms (mutual_rooms.yaml);
+ * - GET /_matrix/client/v1/mutual_rooms (mutual_rooms.yaml, v1.19);
  * - GET /_matrix/client/v1/rooms/{roomId}/timestamp_to_event (room_event_by_timestamp.yaml, v1.6);
  * - GET /_matrix/client/v1/register/m.login.registration_token/validity (registration_tokens.yaml):
  *   no token, rate limited, 403 (Doorstep has no registration tokens);
@@ -40,7 +40,9 @@ export function miscRoutes(s: Pick<Services, 'miscQueries'>): Route[] {
     },
     {
       method: 'GET',
-      paths: [`${V1}/mutual_rooms`],
+      // v1.19; also at MSC2666's unstable path, which Element asks for when /versions lists
+      // `uk.half-shot.msc2666.query_mutual_rooms` (same query, same answer).
+      paths: [`${V1}/mutual_rooms`, '/_matrix/client/unstable/uk.half-shot.msc2666/user/mutual_rooms'],
       auth: 'token',
       handle: (req) => s.miscQueries.mutualRooms(requesterOf(req).userId, queryString(req, 'user_id'), queryString(req, 'from')),
     },
