@@ -44,6 +44,12 @@ describe('PUT /user/{userId}/rooms/{roomId}/tags/{tag}', () => {
     expect((await A('GET', tagsPath(alice))).body.tags['m.lowpriority']).toEqual({ order: 0.9 });
   });
 
+  it('keeps extra fields of the tag content (definitions/tag.yaml is an open object)', async () => {
+    await A('PUT', tagPath(alice, 'u.extra'), { order: 0.4, 'com.example.colour': 'red' });
+    expect((await A('GET', tagsPath(alice))).body.tags['u.extra']).toEqual({ order: 0.4, 'com.example.colour': 'red' });
+    await A('DELETE', tagPath(alice, 'u.extra'));
+  });
+
   it('shows the tags in /sync room account_data as m.tag when a tag changes', async () => {
     const first = await A('GET', `${v3}/sync?timeout=0`);
     const events = first.body.rooms.join[roomId].account_data.events as Array<{ type: string; content: any }>;
