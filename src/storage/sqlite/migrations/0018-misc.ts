@@ -5,8 +5,12 @@
  * - `content_reports`: reports of events, rooms and users (report_content.yaml), kept for an
  *   administrator.
  * - `events_room_ts`: /timestamp_to_event (room_event_by_timestamp.yaml) finds the event closest
- *   to a time in a room; without it that is a scan of the room's whole timeline (README numbers
- *   in the migration's commit/report: ~100k events per room, see test/http/misc-endpoints).
+ *   to a time in a room. Without it SQLite reads the room's whole timeline through
+ *   events_room_stream and sorts it: 68–83 ms per lookup in a room of 165k events (220k in the
+ *   table, file database, WAL); with it 0.05–0.1 ms. Its cost on writes did not show above the
+ *   noise: in-process sends through events.ingest, 5,000 per run, 5 runs each, median 298 µs
+ *   per message with it against 331 µs without (a loaded 2-vCPU host); a bare one-row insert
+ *   per transaction went from ~70 to ~130 µs. The table grew 98.9 → 104.5 MB (+6%).
  */
 export default `
   CREATE TABLE openid_tokens (
