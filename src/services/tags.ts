@@ -17,7 +17,7 @@ export const MAX_TAG_BYTES = 255;
 export interface TagsService {
   /** GET /user/{userId}/rooms/{roomId}/tags: `{tags}` (empty when none). */
   get(requesterId: string, userId: string, roomId: string): { tags: Record<string, JsonObject> };
-  /** PUT /user/{userId}/rooms/{roomId}/tags/{tag}: adds or replaces one tag. */
+  /** PUT /user/{userId}/rooms/{roomId}/tags/{tag}: adds or replaces one tag (403 without any membership in the room). */
   put(requesterId: string, userId: string, roomId: string, tag: string, content: JsonObject): void;
   /** DELETE …/tags/{tag}: removes it (removing an absent tag is not an error). */
   remove(requesterId: string, userId: string, roomId: string, tag: string): void;
@@ -32,6 +32,7 @@ export function createTagsService(deps: { store: Store; accountData: Pick<Accoun
     if (!isValidRoomId(roomId)) throw invalidParam(`Invalid room ID: ${roomId}`);
   }
 
+  /** Tag names are at most 255 bytes (spec "Room Tagging": m.tag), as Synapse checks on PUT. */
   function checkTag(tag: string): void {
     if (tag.length === 0) throw invalidParam('Tag name must not be empty');
     if (Buffer.byteLength(tag, 'utf8') > MAX_TAG_BYTES) throw invalidParam(`Tag name is longer than ${MAX_TAG_BYTES} bytes`);
@@ -58,6 +59,11 @@ export function createTagsService(deps: { store: Store; accountData: Pick<Accoun
     put(requesterId, userId, roomId, tag, content) {
       check(requesterId, userId, roomId, 'add');
       checkTag(tag);
+      // As Synapse: only a room the user has some membership in (joined, invited, left, …) can be
+      // tagged; tags on arbitrary room IDs would be data nobody needs.
+      if (!store.getMembership(roomId, userId) && !store.getOutOfRoomMembership(roomId, userId)) {
+        throw forbidden(`User ${userId} has no membership in room ${roomId}`);
+      }
       store.transaction(() => {
         const tags = tagsOf(userId, roomId);
         tags[tag] = content;
@@ -67,7 +73,6 @@ export function createTagsService(deps: { store: Store; accountData: Pick<Accoun
 
     remove(requesterId, userId, roomId, tag) {
       check(requesterId, userId, roomId, 'remove');
-      checkTag(tag);
       store.transaction(() => {
         const tags = tagsOf(userId, roomId);
         if (!(tag in tags)) return;

@@ -87,6 +87,21 @@ describe('PUT /user/{userId}/rooms/{roomId}/tags/{tag}', () => {
     expect((await A('PUT', tagPath(alice, 'u.' + 'x'.repeat(253)), {})).status).toBe(200);
   });
 
+  it('returns 403 M_FORBIDDEN when the user has no membership in the room, as Synapse', async () => {
+    const res = await as(s.url, bob)('PUT', tagPath(bob, 'm.favourite'), {});
+    expect(res.status).toBe(403);
+    expect(res.body.errcode).toBe('M_FORBIDDEN');
+    expect(s.hs.store.getAccountData(bob.userId, roomId, 'm.tag')).toBeUndefined();
+  });
+
+  it('tags a room the user has left (any membership will do)', async () => {
+    const room = (await A('POST', `${v3}/createRoom`, { preset: 'public_chat' })).body.room_id as string;
+    const B = as(s.url, bob);
+    expect((await B('POST', `${v3}/join/${enc(room)}`, {})).status).toBe(200);
+    expect((await B('POST', `${v3}/rooms/${enc(room)}/leave`, {})).status).toBe(200);
+    expect((await B('PUT', tagPath(bob, 'u.old', room), {})).status).toBe(200);
+  });
+
   it('returns 400 M_INVALID_PARAM when the room ID is malformed', async () => {
     const res = await A('PUT', tagPath(alice, 'u.x', 'not-a-room'), {});
     expect(res.status).toBe(400);
