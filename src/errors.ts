@@ -45,7 +45,8 @@ export type Errcode =
   | 'M_THREEPID_AUTH_FAILED'
   | 'M_THREEPID_MEDIUM_NOT_SUPPORTED'
   | 'M_NOT_YET_UPLOADED'
-  | 'M_CANNOT_OVERWRITE_MEDIA';
+  | 'M_CANNOT_OVERWRITE_MEDIA'
+  | 'M_INVALID_SIGNATURE';
 
 const STATUS: Record<Errcode, number> = {
   M_FORBIDDEN: 403,
@@ -89,6 +90,7 @@ const STATUS: Record<Errcode, number> = {
   M_THREEPID_MEDIUM_NOT_SUPPORTED: 400,
   M_NOT_YET_UPLOADED: 504, // content-repo.yaml: an async upload not made within timeout_ms
   M_CANNOT_OVERWRITE_MEDIA: 409,
+  M_INVALID_SIGNATURE: 400, // cross_signing.yaml
 };
 
 export class MatrixError extends Error {

@@ -84,7 +84,6 @@ export function clientRoutes(s: Services): Route[] {
     ...accountDataRoutes(s),
     ...ephemeralRoutes(s),
     ...toDeviceRoutes(s),
-    // Before e2eKeyRoutes: its GET /room_keys/version stub (always 404) must not shadow the backups.
     ...keyBackupRoutes(s),
     ...e2eKeyRoutes(s),
     ...searchRoutes(s),

@@ -66,20 +66,8 @@ export interface CrossSigningService {
   uploadSignatures(r: Requester, body: SignaturesUploadRequest): Promise<{ failures: Record<string, Record<string, JsonObject>> }>;
 }
 
-/**
- * The spec's 400 M_INVALID_SIGNATURE. errors.ts has no such errcode yet (it is not this feature's
- * file): the status is that of M_BAD_JSON (400) and the body names M_INVALID_SIGNATURE.
- */
-export class InvalidSignatureError extends MatrixError {
-  constructor(message: string) {
-    super('M_BAD_JSON', message, { status: 400 });
-    this.name = 'InvalidSignatureError';
-  }
-
-  override body(): Record<string, unknown> {
-    return { errcode: 'M_INVALID_SIGNATURE', error: this.message };
-  }
-}
+/** The spec's 400 M_INVALID_SIGNATURE (cross_signing.yaml). */
+export const invalidSignature = (message: string) => new MatrixError('M_INVALID_SIGNATURE', message);
 
 const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -296,7 +284,7 @@ export function createCrossSigningService(deps: {
       for (const usage of ['self_signing', 'user_signing'] as const) {
         const key = body[`${usage}_key`];
         if (key && !verifies(key, userId, `ed25519:${masterPub}`, masterPub)) {
-          throw new InvalidSignatureError(`Invalid signature on ${usage} key`);
+          throw invalidSignature(`Invalid signature on ${usage} key`);
         }
       }
       const deviceIds = new Set(store.listDevices(userId).map((d) => d.deviceId));

@@ -65,8 +65,11 @@ describe('E2eKeysService.queryAll', () => {
 
   it('merges the remote device keys, master and self-signing keys when the user\'s server answers', async () => {
     const bob = `@bob:${remote}`;
-    const master = { user_id: bob, usage: ['master'], keys: { 'ed25519:m': 'm' } };
-    const ssk = { user_id: bob, usage: ['self_signing'], keys: { 'ed25519:s': 's' } };
+    // Well-formed keys (32 bytes, unpadded base64): malformed remote keys are dropped.
+    const m = Buffer.alloc(32, 1).toString('base64').replace(/=+$/, '');
+    const k = Buffer.alloc(32, 2).toString('base64').replace(/=+$/, '');
+    const master = { user_id: bob, usage: ['master'], keys: { [`ed25519:${m}`]: m } };
+    const ssk = { user_id: bob, usage: ['self_signing'], keys: { [`ed25519:${k}`]: k } };
     peer.handler = (_req, res) => json(res, 200, { device_keys: { [bob]: { D1: deviceKeys(bob, 'D1') } }, master_keys: { [bob]: master }, self_signing_keys: { [bob]: ssk } });
     const res = await keys.queryAll('@alice:origin.test', { device_keys: { [bob]: ['D1'] } });
     expect(res).toEqual({
