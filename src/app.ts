@@ -155,8 +155,7 @@ export function createHomeserver(config: Config, opts: HomeserverOptions = {}): 
   });
   const tags = createTagsService({ store, accountData });
   const openid = createOpenIdService({ store, serverName: config.serverName, now });
-  // Synapse's rc_reports default (1/s, burst 5), per reporter.
-  const reports = createReportsService({ store, visibility, limiter: createRateLimiter({ perSecond: 1, burstCount: 5 }, now), now });
+  const reports = createReportsService({ store, visibility, limiter: createRateLimiter(config.rcReports, now), now });
   const miscQueries = createMiscQueriesService({ store, visibility, tokenValidityLimiter: createRateLimiter(config.rcRegistrationTokenValidity, now) });
   // What routes see: services and narrow values, not the store or the config (services/index.ts).
   const services: Services = {

@@ -66,6 +66,8 @@ export interface Config extends RateLimitsConfig {
   maxImagePixels: number;
   /** rc_registration_token_validity (Synapse's key and default 0.1/s, burst 5): per client address. */
   rcRegistrationTokenValidity: RateLimitConfig;
+  /** rc_reports (Synapse's key and default 1/s, burst 5): content reports per reporting user. */
+  rcReports: RateLimitConfig;
   /** admin_contact (Synapse's key, e.g. `mailto:admin@example.org`): served in /.well-known/matrix/support. */
   adminContact?: string;
 }
@@ -267,6 +269,7 @@ export function buildConfig(raw: Record<string, unknown>, baseDir = process.cwd(
     maxUploadSize: parseSize('max_upload_size', r.max_upload_size ?? '50M'),
     maxImagePixels: parseSize('max_image_pixels', r.max_image_pixels ?? '32M'),
     rcRegistrationTokenValidity: rc(r.rc_registration_token_validity, { perSecond: 0.1, burstCount: 5 }),
+    rcReports: rc(r.rc_reports, { perSecond: 1, burstCount: 5 }),
     adminContact: r.admin_contact,
     ...rateLimitsOf(r),
   };
