@@ -103,7 +103,7 @@ export interface ThreepidRequest {
 }
 
 /** Which requestToken endpoint (spec: administrative_contact.yaml, registration.yaml, password_management.yaml). */
-export type RequestTokenKind = 'account/email' | 'account/msisdn' | 'register/email' | 'register/msisdn' | 'password/email';
+export type RequestTokenKind = 'account/email' | 'account/msisdn' | 'register/email' | 'register/msisdn' | 'password/email' | 'password/msisdn';
 
 /** spec: definitions/client_device.yaml. */
 export interface ClientDevice {
@@ -807,6 +807,8 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
           throw new MatrixError('M_UNKNOWN', 'Registration by phone number is not supported on this homeserver', { status: 400 });
         case 'password/email':
           throw new MatrixError('M_UNKNOWN', 'Password reset emails are not enabled on this homeserver', { status: 400 });
+        case 'password/msisdn':
+          throw new MatrixError('M_UNKNOWN', 'Password reset by phone number is not supported on this homeserver', { status: 400 });
       }
     },
   };

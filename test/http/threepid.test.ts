@@ -106,11 +106,12 @@ describe('POST /_matrix/client/v3/account/3pid/{medium}/requestToken', () => {
   });
 });
 
-describe('POST /_matrix/client/v3/register/{medium}/requestToken and /account/password/email/requestToken', () => {
+describe('POST /_matrix/client/v3/register/{medium}/requestToken and /account/password/{medium}/requestToken', () => {
   it.each([
     ['/register/email/requestToken', /Email-based registration has been disabled/],
     ['/register/msisdn/requestToken', /phone number/],
     ['/account/password/email/requestToken', /Password reset emails/],
+    ['/account/password/msisdn/requestToken', /Password reset by phone number/],
   ])('answers 400 M_UNKNOWN without an access token for %s (no e-mail or SMS is ever sent)', async (path, message) => {
     const r = await post(path, { client_secret: 'c', email: 'a@example.org', send_attempt: 1 }, undefined);
     expect(r.status).toBe(400);

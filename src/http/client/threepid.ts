@@ -17,6 +17,7 @@ const REQUEST_TOKEN: ReadonlyArray<[string, RequestTokenKind]> = [
   ['/register/email/requestToken', 'register/email'],
   ['/register/msisdn/requestToken', 'register/msisdn'],
   ['/account/password/email/requestToken', 'password/email'],
+  ['/account/password/msisdn/requestToken', 'password/msisdn'],
 ];
 
 export function threepidRoutes(s: Pick<Services, 'accounts'>): Route[] {
