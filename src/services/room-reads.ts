@@ -195,6 +195,18 @@ export function createRoomReadsService(deps: {
     return out;
   }
 
+  /**
+   * Leaves out the non-state events of users in the viewer's m.ignored_user_list (spec "Ignoring
+   * Users": the server must not send the user events from ignored users; state events still come,
+   * as the room's state needs them).
+   */
+  function notIgnoredBy(userId: string): (e: StoredEvent) => boolean {
+    const list = store.getAccountData(userId, '', 'm.ignored_user_list')?.ignored_users;
+    if (typeof list !== 'object' || list === null || Array.isArray(list)) return () => true;
+    const ignored = new Set(Object.keys(list));
+    return ignored.size ? (e) => e.pdu.state_key !== undefined || !ignored.has(e.pdu.sender) : () => true;
+  }
+
   async function messages(viewer: Viewer, roomId: string, q: MessagesQuery): Promise<MessagesResponse> {
     const access = readAccess(roomId, viewer.userId);
     let from = q.from !== undefined ? parsePosition(q.from) : q.dir === 'b' ? store.maxStreamOrdering() : FIRST_POSITION;
@@ -205,7 +217,8 @@ export function createRoomReadsService(deps: {
     }
     const limit = Math.min(q.limit ?? q.filter?.limit ?? DEFAULT_MESSAGES_LIMIT, MAX_MESSAGES_LIMIT);
     const vis = checkerFor(viewer.userId, roomId);
-    const accept = (e: StoredEvent) => vis.maySee(e) && matchesRoomEventFilter(q.filter, fields(e));
+    const notIgnored = notIgnoredBy(viewer.userId);
+    const accept = (e: StoredEvent) => vis.maySee(e) && notIgnored(e) && matchesRoomEventFilter(q.filter, fields(e));
     let result = scan(roomId, q.dir, from, to, limit, accept);
 
     // Paged back to the earliest event stored, with no lower bound given: fetch older ones
@@ -241,7 +254,8 @@ export function createRoomReadsService(deps: {
 
     const limit = Math.min(q.limit ?? DEFAULT_CONTEXT_LIMIT, MAX_MESSAGES_LIMIT);
     const beforeLimit = Math.floor(limit / 2);
-    const accept = (e: StoredEvent) => vis.maySee(e) && matchesRoomEventFilter(q.filter, fields(e));
+    const notIgnored = notIgnoredBy(viewer.userId);
+    const accept = (e: StoredEvent) => vis.maySee(e) && notIgnored(e) && matchesRoomEventFilter(q.filter, fields(e));
     const before = scan(roomId, 'b', ev.streamOrdering - 1, undefined, beforeLimit, accept);
     const upTo = access.kind === 'departed' ? access.leaveStream : undefined;
     const after = scan(roomId, 'f', ev.streamOrdering, upTo, limit - beforeLimit, accept);

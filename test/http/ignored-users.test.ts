@@ -82,3 +82,32 @@ describe('GET /sync with m.ignored_user_list', () => {
     expect(timelineOf(await sync(s.url, alice.u, { since }), roomId).map((e) => e.event_id)).toEqual([msg]);
   });
 });
+
+describe('GET /rooms/{roomId}/messages and /context with m.ignored_user_list', () => {
+  it("leaves out an ignored user's messages but keeps their state events", async () => {
+    const alice = await user();
+    const bob = await user();
+    const roomId = (await alice.call('POST', `${v3}/createRoom`, { preset: 'public_chat', power_level_content_override: { state_default: 0 } })).body.room_id as string;
+    expect((await bob.call('POST', `${v3}/join/${enc(roomId)}`, {})).status).toBe(200);
+    const before = await send(alice.call, roomId, 'from alice, before');
+    await send(bob.call, roomId, 'from bob');
+    expect((await bob.call('PUT', `${v3}/rooms/${enc(roomId)}/state/m.room.topic`, { topic: 'bob set it' })).status).toBe(200);
+    const after = await send(alice.call, roomId, 'from alice, after');
+    await ignore(alice, [bob.u.userId]);
+
+    const msgs = await alice.call('GET', `${v3}/rooms/${enc(roomId)}/messages?dir=b&limit=20`);
+    const fromBob = msgs.body.chunk.filter((e: { sender: string }) => e.sender === bob.u.userId);
+    // Only bob's state (his join and the topic) is left; his message is not.
+    expect(fromBob.map((e: { type: string }) => e.type).sort()).toEqual(['m.room.member', 'm.room.topic']);
+    expect(msgs.body.chunk.map((e: { event_id: string }) => e.event_id)).toEqual(expect.arrayContaining([before, after]));
+
+    const ctx = await alice.call('GET', `${v3}/rooms/${enc(roomId)}/context/${enc(after)}?limit=10`);
+    const around = [...ctx.body.events_before, ...ctx.body.events_after];
+    expect(around.some((e: { sender: string; type: string }) => e.sender === bob.u.userId && e.type === 'm.room.message')).toBe(false);
+    expect(around.some((e: { event_id: string }) => e.event_id === before)).toBe(true);
+    // Un-ignoring brings bob's message back at once.
+    await ignore(alice, []);
+    const again = await alice.call('GET', `${v3}/rooms/${enc(roomId)}/messages?dir=b&limit=20`);
+    expect(again.body.chunk.some((e: { sender: string; type: string }) => e.sender === bob.u.userId && e.type === 'm.room.message')).toBe(true);
+  });
+});

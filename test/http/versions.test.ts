@@ -37,14 +37,14 @@ const norm = (p: string): string => p.replace(/\{[^}]+\}/g, '{}').replace(/:[A-Z
 describe('GET /_matrix/client/versions', () => {
   it('lists v1.1 to v1.15 and the r0 versions, and no version beyond what is served', async () => {
     const res = await fetch(`${s.url}/_matrix/client/versions`);
-    const body = await res.json();
+    const body = (await res.json()) as { versions: string[] };
     expect(body.versions).toEqual(expect.arrayContaining(['r0.6.1', 'v1.1', 'v1.4', 'v1.11', 'v1.15']));
     // v1.16 brings room version 12, which Doorstep refuses.
     expect(body.versions).not.toContain('v1.16');
   });
 
   it('mounts every endpoint added up to the highest advertised version, but the optional ones listed', async () => {
-    const body = await (await fetch(`${s.url}/_matrix/client/versions`)).json();
+    const body = (await (await fetch(`${s.url}/_matrix/client/versions`)).json()) as { versions: string[] };
     const highest = Math.max(...body.versions.filter((v: string) => v.startsWith('v1.')).map((v: string) => versionNumber(v.slice(1))));
     const mounted = new Set<string>();
     for (const r of [...clientRoutes(s.hs.services), ...clientLaneRoutes(s.hs.services)]) for (const p of r.paths) mounted.add(`${r.method} ${norm(p)}`);
