@@ -4,7 +4,7 @@
  * Why: Express's per-request machinery (prototype swaps of req/res, the layer walk over every
  * registered route, body-parser's content negotiation, res.json) costs ~200 µs of CPU per request
  * on the 2-core machines we run on, as much as a whole knock's auth rules, signing and SQLite write
- * together (README "Knock performance"; bench/knock). A lane route is the same `Route` as an
+ * together (bench/README.md "bench/knock"). A lane route is the same `Route` as an
  * Express one (route.ts); this file gives it exactly what Express gives the other routes, from the
  * same helpers (edge.ts), with the same outcomes:
  * - JSON body (edge.readJsonBody): none → `undefined`; too large → 413 M_TOO_LARGE; not JSON or a

@@ -4,7 +4,7 @@
  * been deleted, and neither table deletes rows (a rolled-back insert rolls its sqlite_sequence
  * update back too, so that case behaved alike before). Meanwhile it read and rewrote the
  * sqlite_sequence row on every insert: one more B-tree page in the WAL per commit, one of the ~10
- * a single knock writes (README "Knock performance"). Rows are copied unchanged, the index as
+ * a single knock writes (bench/README.md "bench/knock"). Rows are copied unchanged, the index as
  * migration 1 declared it. (The client-data streams keep AUTOINCREMENT: to-device messages are
  * deleted once delivered, and their stream IDs must never come back.)
  */
