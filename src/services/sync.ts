@@ -39,7 +39,10 @@
  * learn it was left (as Synapse and Complement's "Leave for forgotten room shows up in v2
  * incremental /sync"); later syncs never show it again.
  *
- * Not implemented: highlight counts (always 0), per-thread unread counts, `use_state_after`, `event_fields`/`event_format` (all fields are returned, in the
+ * Unread counts (`unread_notifications`, and `unread_thread_notifications` when the filter's
+ * timeline asks for them) come from the evaluated push rules (services/push-notifications.ts).
+ *
+ * Not implemented: `use_state_after`, `event_fields`/`event_format` (all fields are returned, in the
  * client format), remembering which member events a device was sent (lazy loading may
  * repeat some: allowed by the spec).
  */
@@ -54,6 +57,7 @@ import type { MembershipService } from './membership';
 import type { Change, Notifier } from './notifier';
 import type { PresenceService } from './presence';
 import type { PushRulesService } from './push-rules';
+import type { PushNotificationsService } from './push-notifications';
 import { receiptContent } from './receipts';
 import type { RoomEventFilter } from './room-event-filter';
 import { TO_DEVICE_SYNC_LIMIT } from './to-device';
@@ -122,6 +126,8 @@ export function createSyncService(deps: {
   e2eKeys: E2eKeysService;
   presence: PresenceService;
   pushRules: Pick<PushRulesService, 'getRules'>;
+  /** Push-rule based unread counts; without it, every message after the read receipt counts and nothing highlights. */
+  pushNotifications?: Pick<PushNotificationsService, 'unreadFor'>;
   logger: Logger;
 }): SyncService {
   const { store, notifier, membership, clientEvents, visibility, filters, typing, e2eKeys, presence, pushRules } = deps;
@@ -439,7 +445,9 @@ export function createSyncService(deps: {
         state: { events: state.map(format) as unknown as JsonObject[] },
         ephemeral: { events: ephemeral },
         account_data: { events: roomData },
-        unread_notifications: { notification_count: unreadCount(roomId, m), highlight_count: 0 },
+        ...(deps.pushNotifications
+          ? (deps.pushNotifications.unreadFor(userId, roomId, m.streamOrdering, roomFilter.timeline?.unread_thread_notifications === true) as unknown as JsonObject)
+          : { unread_notifications: { notification_count: unreadCount(roomId, m), highlight_count: 0 } }),
       };
       if (summary) entry.summary = summary.summary;
       return entry;
