@@ -19,7 +19,8 @@
  *
  * Counts ("Marking notifications as read"): per thread (`main` or the root; threaded read
  * receipts), the events after the later of the user's unthreaded receipt (m.read or
- * m.read.private, whichever is ahead) and their receipt for that thread, and after their own
+ * m.read.private, whichever is ahead), their receipt for that thread, their own latest non-state
+ * event in that thread ("either by using the API or by sending an event"), and their own
  * membership event. Without `unread_thread_notifications` the room's counts are the sum over its
  * threads; with it, `unread_notifications` is the main timeline's and
  * `unread_thread_notifications` holds the threads with something unread.
@@ -222,14 +223,19 @@ export function createPushNotificationsService(deps: {
         const last = ids.length < BATCH ? upTo : store.getEvent(ids[ids.length - 1]!)!.streamOrdering;
         const ts = now();
         const results: Array<{ row: PushActionRecord; tweaks: JsonObject }> = [];
+        const own: StoredEvent[] = [];
         for (const id of ids) {
           const e = store.getEvent(id);
-          if (e && !e.outlier && !e.rejected) results.push(...evaluate(e, ts));
+          if (!e || e.outlier || e.rejected) continue;
+          results.push(...evaluate(e, ts));
+          // Sending an event reads what came before it (state events such as knocks are not "sent" messages).
+          if (e.pdu.state_key === undefined && isLocal(e.pdu.sender)) own.push(e);
         }
         let fresh: PushActionRecord[] = [];
-        const writeCursor = results.length > 0 || last - persisted >= CURSOR_LAG;
+        const writeCursor = results.length > 0 || own.length > 0 || last - persisted >= CURSOR_LAG;
         if (writeCursor) {
           fresh = store.transaction(() => {
+            for (const e of own) store.markOwnEvent(e.pdu.sender, e.roomId, threadOf(e.eventId), e.streamOrdering);
             const inserted = store.insertPushActions(results.map((r) => r.row));
             store.setPushActionsCursor(last);
             return inserted;
@@ -290,6 +296,7 @@ export function createPushNotificationsService(deps: {
       if (r.threadId === null) unthreaded = Math.max(unthreaded, e.streamOrdering);
       else threads.set(r.threadId, Math.max(threads.get(r.threadId) ?? 0, e.streamOrdering));
     }
+    for (const m of store.getOwnEventMarks(userId, roomId)) threads.set(m.threadId, Math.max(threads.get(m.threadId) ?? 0, m.streamOrdering));
     return { unthreaded, threads };
   }
 

@@ -40,6 +40,10 @@ export interface PushActionsStore {
   countPushActionsInThread(userId: string, roomId: string, threadId: string, afterStream: number): PushCounts;
   /** The user's rows newest first, below `beforeStream` when given (GET /notifications). */
   getPushActions(userId: string, opts: { beforeStream?: number; limit: number; onlyHighlight: boolean }): PushActionRecord[];
+  /** Records that the user sent an event at `streamOrdering` in the thread (kept when an older one is given). */
+  markOwnEvent(userId: string, roomId: string, threadId: string, streamOrdering: number): void;
+  /** The user's latest own event per thread of the room. */
+  getOwnEventMarks(userId: string, roomId: string): Array<{ threadId: string; streamOrdering: number }>;
   /** Rooms where the user has rows after `afterStream` (pusher badge counts). */
   getRoomsWithPushActions(userId: string, afterStream: number): string[];
   /**

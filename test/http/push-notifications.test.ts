@@ -5,6 +5,9 @@
  * `unread_thread_notifications`; notifications.yaml). The thread scenario follows Complement's
  * TestThreadedReceipts, with m.mentions for the highlights (the spec's default rules since v1.17).
  */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { as, enc, registerUser, type TestUser } from '../helpers/client';
 import { startTestServer, type TestServer } from '../helpers/server';
 
@@ -121,12 +124,50 @@ describe('GET /sync unread_notifications', () => {
     expect(r.unread_notifications).toEqual({ notification_count: 1, highlight_count: 1 });
   });
 
+  it('marks earlier notifications read when the user sends a message ("or by sending an event")', async () => {
+    const roomId = await room();
+    await send(A, roomId, mention(bob));
+    await send(A, roomId, text('two'));
+    expect((await countsOf(B, roomId)).room).toEqual({ notification_count: 2, highlight_count: 1 });
+    await send(B, roomId, text('my answer'));
+    expect((await countsOf(B, roomId)).room).toEqual({ notification_count: 0, highlight_count: 0 });
+    await send(A, roomId, text('after it'));
+    expect((await countsOf(B, roomId)).room).toEqual({ notification_count: 1, highlight_count: 0 });
+  });
+
   it('stops counting an event when it is redacted', async () => {
     const roomId = await room();
     const e = await send(A, roomId, mention(bob));
     expect((await countsOf(B, roomId)).room.notification_count).toBe(1);
     expect((await A('PUT', `${v3}/rooms/${enc(roomId)}/redact/${enc(e)}/r${++txn}`, {})).status).toBe(200);
     expect((await countsOf(B, roomId)).room).toEqual({ notification_count: 0, highlight_count: 0 });
+  });
+});
+
+describe('GET /sync unread_notifications across a restart', () => {
+  it('evaluates after a restart the events committed before their evaluation ran, and keeps the earlier counts', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'doorstep-push-'));
+    const databasePath = path.join(dir, 'hs.db');
+    try {
+      let t = await startTestServer({ databasePath });
+      const [a, b, c] = [await registerUser(t.url, 'alice'), await registerUser(t.url, 'bob'), await registerUser(t.url, 'carol')];
+      const roomId = (await as(t.url, a)('POST', `${v3}/createRoom`, { preset: 'public_chat' })).body.room_id as string;
+      for (const u of [b, c]) expect((await as(t.url, u)('POST', `${v3}/join/${enc(roomId)}`, {})).status).toBe(200);
+      await send(as(t.url, a), roomId, mention(b, 'before the restart'));
+      expect((await countsOf(as(t.url, b), roomId)).room).toEqual({ notification_count: 1, highlight_count: 1 });
+      // As if the process died between committing an event and evaluating it.
+      t.hs.services.pushNotifications.close();
+      await send(as(t.url, a), roomId, text('never evaluated here'));
+      await t.stop();
+      t = await startTestServer({ databasePath });
+      try {
+        expect((await countsOf(as(t.url, b), roomId)).room).toEqual({ notification_count: 2, highlight_count: 1 });
+      } finally {
+        await t.stop();
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
@@ -197,7 +238,7 @@ describe('GET /notifications', () => {
   it('pages with limit and next_token until the token is absent', async () => {
     const seen: string[] = [];
     let from: string | undefined;
-    for (let page = 0; page < 10; page++) {
+    for (let page = 0; page < 200; page++) {
       const res = await B('GET', `${v3}/notifications?limit=2${from ? `&from=${enc(from)}` : ''}`);
       expect(res.status).toBe(200);
       expect(res.body.notifications.length).toBeLessThanOrEqual(2);
@@ -231,6 +272,6 @@ describe('GET /notifications', () => {
   it('answers 401 M_MISSING_TOKEN when there is no access token', async () => {
     const res = await fetch(`${s.url}${v3}/notifications`);
     expect(res.status).toBe(401);
-    expect((await res.json()).errcode).toBe('M_MISSING_TOKEN');
+    expect(((await res.json()) as { errcode: string }).errcode).toBe('M_MISSING_TOKEN');
   });
 });

@@ -35,6 +35,11 @@ export function createPushActionsStore(db: Database.Database): PushActionsStore 
       `SELECT * FROM event_push_actions a WHERE user_id = ? AND stream_ordering < ? AND (? = 0 OR highlight = 1) AND ${UNREDACTED}
        ORDER BY stream_ordering DESC LIMIT ?`,
     ),
+    markOwn: db.prepare(
+      `INSERT INTO push_own_events (user_id, room_id, thread_id, stream_ordering) VALUES (?, ?, ?, ?)
+       ON CONFLICT (user_id, room_id, thread_id) DO UPDATE SET stream_ordering = MAX(stream_ordering, excluded.stream_ordering)`,
+    ),
+    ownMarks: db.prepare('SELECT thread_id, stream_ordering FROM push_own_events WHERE user_id = ? AND room_id = ?'),
     rooms: db.prepare('SELECT DISTINCT room_id FROM event_push_actions WHERE user_id = ? AND stream_ordering > ?').pluck(),
     overrideUsers: db.prepare(
       `SELECT user_id FROM push_rules WHERE kind = 'override'
@@ -76,6 +81,11 @@ export function createPushActionsStore(db: Database.Database): PushActionsStore 
     countPushActionsInThread: (userId, roomId, threadId, after) => counts(q.inThread.get(userId, roomId, after, threadId) as Row),
     getPushActions: (userId, o) =>
       (q.list.all(userId, o.beforeStream ?? Number.MAX_SAFE_INTEGER, o.onlyHighlight ? 1 : 0, o.limit) as Row[]).map(toRecord),
+    markOwnEvent: (userId, roomId, threadId, stream) => {
+      q.markOwn.run(userId, roomId, threadId, stream);
+    },
+    getOwnEventMarks: (userId, roomId) =>
+      (q.ownMarks.all(userId, roomId) as Row[]).map((r) => ({ threadId: r.thread_id, streamOrdering: r.stream_ordering })),
     getRoomsWithPushActions: (userId, after) => q.rooms.all(userId, after) as string[],
     getUsersWithOverrideChanges: () => q.overrideUsers.all() as string[],
   };
