@@ -54,6 +54,16 @@ export function createPushRulesService(deps: { store: Store; notifier: Notifier 
     return kind;
   }
 
+  /**
+   * The kind of a rule that must already exist: a kind we do not know holds no rule, so reading or
+   * changing one is 404 M_NOT_FOUND, as for an unknown rule ID (Synapse answers so for kinds newer
+   * than it serves; clients probe e.g. `postcontent` and skip what is not there).
+   */
+  function existingKindOf(kind: string): PushRuleKind {
+    if (!isPushRuleKind(kind)) throw notFound(`Unknown push rule kind ${kind}`);
+    return kind;
+  }
+
   function toClient(r: PushRuleRecord): PushRule {
     const out: PushRule = { rule_id: r.ruleId, default: false, enabled: r.enabled, actions: r.actions };
     if (hasConditions(r.kind)) out.conditions = r.conditions ?? [];
@@ -115,7 +125,7 @@ export function createPushRulesService(deps: { store: Store; notifier: Notifier 
     ruleId: string,
     edit: { enabled?: boolean; actions?: PushAction[] },
   ): void {
-    const kind = kindOf(kindName);
+    const kind = existingKindOf(kindName);
     change(userId, () => {
       const rule = findRule(userId, kind, ruleId);
       if (rule.default) {
@@ -136,7 +146,7 @@ export function createPushRulesService(deps: { store: Store; notifier: Notifier 
   return {
     getRules,
 
-    getRule: (userId, kind, ruleId) => findRule(userId, kindOf(kind), ruleId),
+    getRule: (userId, kind, ruleId) => findRule(userId, existingKindOf(kind), ruleId),
 
     putRule(userId, kindName, ruleId, body, position) {
       const kind = kindOf(kindName);
@@ -183,7 +193,7 @@ export function createPushRulesService(deps: { store: Store; notifier: Notifier 
     },
 
     deleteRule(userId, kindName, ruleId) {
-      const kind = kindOf(kindName);
+      const kind = existingKindOf(kindName);
       change(userId, () => {
         const rule = findRule(userId, kind, ruleId);
         if (rule.default) throw invalidParam('Server-default push rules cannot be deleted');
