@@ -101,6 +101,8 @@ export interface RoomInitialSyncResponse {
 export interface RoomReadsService {
   /** Paging back past the room's earliest event here waits for a backfill (when one is wired). */
   messages(viewer: Viewer, roomId: string, q: MessagesQuery): Promise<MessagesResponse>;
+  /** 403 M_FORBIDDEN unless the user may read the room's history (joined, or left/banned and not forgotten). */
+  assertReadable(viewer: Viewer, roomId: string): void;
   context(viewer: Viewer, roomId: string, eventId: string, q: { limit?: number; filter?: RoomEventFilter }): ContextResponse;
   /** One event; 404 M_NOT_FOUND when unknown, in another room, or not visible to the user. */
   event(viewer: Viewer, roomId: string, eventId: string): ClientEvent;
@@ -239,7 +241,10 @@ export function createRoomReadsService(deps: {
     }
 
     const res: MessagesResponse = { chunk: formatAll(result.events, viewer), start: q.from ?? encodePosition(from) };
-    if (!result.exhausted) res.end = encodePosition(result.position);
+    // `end` whenever events were returned, even when the history is exhausted: the next page is then
+    // empty and has none. The spec lets `end` go when "no further events are available"; Synapse
+    // (and Complement, and clients written against it) give it with every non-empty chunk.
+    if (!result.exhausted || result.events.length > 0) res.end = encodePosition(result.position);
     if (q.filter?.lazy_load_members) {
       res.state = result.events.length ? memberStateFor(result.events.map((e) => e.pdu.sender), result.events[0]!, viewer) : [];
     }
@@ -379,6 +384,7 @@ export function createRoomReadsService(deps: {
 
   return {
     messages,
+    assertReadable: (viewer, roomId) => void readAccess(roomId, viewer.userId),
     context,
     event,
     members,

@@ -252,6 +252,15 @@ describe('POST /join into an upgraded room', () => {
   });
 });
 
+describe('POST /createRoom naming a predecessor (a manual upgrade)', () => {
+  it('brings the creator\'s room push rule along', async () => {
+    const old = await createRoom(B, { preset: 'public_chat' });
+    expect((await B('PUT', `${v3}/pushrules/global/room/${enc(old)}`, { actions: ['dont_notify'] })).status).toBe(200);
+    const next = await createRoom(B, { preset: 'public_chat', creation_content: { predecessor: { room_id: old } } });
+    expect((await B('GET', `${v3}/pushrules/global/room/${enc(next)}`)).body.actions).toEqual(['dont_notify']);
+  });
+});
+
 describe('POST /rooms/{roomId}/upgrade durability', () => {
   it('keeps the upgrade across a restart once it was answered 200', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'doorstep-upgrade-'));

@@ -34,6 +34,12 @@ export function roomReadRoutes(s: Pick<Services, 'rooms' | 'roomReads'>): Route[
       paths: clientPaths('/rooms/:roomId/messages'),
       auth: 'token',
       handle: (req) => {
+        // Only the ID's syntax is checked here: for a room the server does not know, the service
+        // answers 403 as for one the user is not in (as Synapse: it does not tell which). Access
+        // comes before the parameters: a forgotten room is 403 even without `dir` (Complement).
+        const roomId = req.params.roomId!;
+        if (!isValidRoomId(roomId)) throw invalidParam(`Invalid room ID: ${roomId}`);
+        s.roomReads.assertReadable(viewerOf(req), roomId);
         const dirValue = requiredQueryString(req, 'dir');
         if (dirValue !== 'b' && dirValue !== 'f') throw invalidParam('dir must be b or f');
         const q = {
@@ -43,10 +49,6 @@ export function roomReadRoutes(s: Pick<Services, 'rooms' | 'roomReads'>): Route[
           limit: queryInt(req, 'limit', { max: MAX_MESSAGES_LIMIT }),
           filter: filterOf(req),
         } as const;
-        // Only the ID's syntax is checked here: for a room the server does not know, the service
-        // answers 403 as for one the user is not in (as Synapse: it does not tell which).
-        const roomId = req.params.roomId!;
-        if (!isValidRoomId(roomId)) throw invalidParam(`Invalid room ID: ${roomId}`);
         return s.roomReads.messages(viewerOf(req), roomId, q);
       },
     },

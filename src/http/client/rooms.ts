@@ -48,7 +48,14 @@ export function roomRoutes(s: Pick<Services, 'rooms' | 'membership' | 'events' |
       method: 'POST',
       paths: clientPaths('/createRoom'),
       auth: 'token',
-      handle: (req) => s.rooms.createRoom(requesterOf(req).userId, assertValid<CreateRoomRequest>('create-room', bodyOf(req))),
+      handle: async (req) => {
+        const userId = requesterOf(req).userId;
+        const created = await s.rooms.createRoom(userId, assertValid<CreateRoomRequest>('create-room', bodyOf(req)));
+        // A room whose create names a predecessor (a manual upgrade) brings its creator's tags,
+        // m.direct and room push rules along, as joining it does (spec "Room Upgrades").
+        s.roomUpgrade.transferUserState(created.room_id, userId);
+        return created;
+      },
     },
     { method: 'POST', paths: clientPaths('/join/:roomIdOrAlias'), auth: 'token', handle: (req) => join(req, req.params.roomIdOrAlias!) },
     { method: 'POST', paths: clientPaths('/rooms/:roomId/join'), auth: 'token', handle: (req) => join(req, req.params.roomId!) },
