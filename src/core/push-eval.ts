@@ -54,15 +54,32 @@ const LEGACY_MENTION_RULES: ReadonlySet<string> = new Set([
 /** Integers event_property_is / _contains compare (canonical JSON's range). */
 const MAX_SAFE = 2 ** 53 - 1;
 
-/** The first matching rule for this event and recipient, or null when none matches. */
-export function evaluatePushRules(ruleset: PushRuleset, event: JsonObject, ctx: PushContext): PushMatch | null {
+/**
+ * An event prepared for evaluation against many recipients' rules: what does not depend on the
+ * recipient (property lookups, event_match / event_property_* results) is worked out once.
+ */
+export interface PushEventView {
+  readonly event: JsonObject;
+  readonly memo: Map<string, boolean>;
+  readonly props: Map<string, JsonValue | undefined>;
+}
+
+export function pushEventView(event: JsonObject): PushEventView {
+  return { event, memo: new Map(), props: new Map() };
+}
+
+/**
+ * The first matching rule for this event and recipient, or null when none matches. Pass the
+ * same `view` when evaluating one event for many recipients.
+ */
+export function evaluatePushRules(ruleset: PushRuleset, event: JsonObject, ctx: PushContext, view: PushEventView = pushEventView(event)): PushMatch | null {
   const content = event.content;
   const hasMentions = isObject(content) && 'm.mentions' in content;
   for (const kind of PUSH_RULE_KINDS) {
     for (const rule of ruleset[kind] ?? []) {
       if (!rule.enabled) continue;
       if (hasMentions && LEGACY_MENTION_RULES.has(rule.rule_id)) continue;
-      if (ruleMatches(kind, rule, event, ctx)) {
+      if (ruleMatches(kind, rule, view, ctx)) {
         return { kind, ruleId: rule.rule_id, actions: stripHistorical(rule.actions) };
       }
     }
@@ -97,37 +114,51 @@ export function actionsHighlight(actions: readonly PushAction[]): boolean {
   return h === true;
 }
 
-function ruleMatches(kind: PushRuleKind, rule: PushRule, event: JsonObject, ctx: PushContext): boolean {
+function ruleMatches(kind: PushRuleKind, rule: PushRule, view: PushEventView, ctx: PushContext): boolean {
   switch (kind) {
     case 'override':
     case 'underride':
-      return (rule.conditions ?? []).every((c) => conditionHolds(c, event, ctx));
+      return (rule.conditions ?? []).every((c) => conditionHolds(c, view, ctx));
     case 'content':
-      return typeof rule.pattern === 'string' && eventMatch('content.body', rule.pattern, event);
+      return typeof rule.pattern === 'string' && memo(view, `m\0content.body\0${rule.pattern}`, () => eventMatch('content.body', rule.pattern!, view));
     case 'room':
-      return event.room_id === rule.rule_id;
+      return view.event.room_id === rule.rule_id;
     case 'sender':
-      return event.sender === rule.rule_id;
+      return view.event.sender === rule.rule_id;
   }
 }
 
+function memo(view: PushEventView, key: string, f: () => boolean): boolean {
+  let v = view.memo.get(key);
+  if (v === undefined) view.memo.set(key, (v = f()));
+  return v;
+}
+
+function prop(view: PushEventView, key: string): JsonValue | undefined {
+  if (view.props.has(key)) return view.props.get(key);
+  const v = propertyAt(view.event, key);
+  view.props.set(key, v);
+  return v;
+}
+
 /** One condition (spec "Conditions"). */
-export function conditionHolds(c: PushCondition, event: JsonObject, ctx: PushContext): boolean {
+export function conditionHolds(c: PushCondition, eventOrView: JsonObject | PushEventView, ctx: PushContext): boolean {
+  const view = isView(eventOrView) ? eventOrView : pushEventView(eventOrView);
   switch (c.kind) {
     case 'event_match':
-      return typeof c.key === 'string' && typeof c.pattern === 'string' && eventMatch(c.key, c.pattern, event);
+      return typeof c.key === 'string' && typeof c.pattern === 'string' && memo(view, `m\0${c.key}\0${c.pattern}`, () => eventMatch(c.key!, c.pattern!, view));
     case 'event_property_is': {
       if (typeof c.key !== 'string' || !isScalar(c.value)) return false;
-      const v = propertyAt(event, c.key);
+      const v = prop(view, c.key);
       return v !== undefined && isScalar(v) && v === c.value;
     }
     case 'event_property_contains': {
       if (typeof c.key !== 'string' || !isScalar(c.value)) return false;
-      const v = propertyAt(event, c.key);
+      const v = prop(view, c.key);
       return Array.isArray(v) && v.some((x) => isScalar(x) && x === c.value);
     }
     case 'contains_display_name': {
-      const body = propertyAt(event, 'content.body');
+      const body = prop(view, 'content.body');
       if (typeof body !== 'string') return false;
       const name = ctx.displayName();
       return !!name && wordMatch(escapeRegExp(name), body);
@@ -142,8 +173,8 @@ export function conditionHolds(c: PushCondition, event: JsonObject, ctx: PushCon
 }
 
 /** `event_match` on one property: the whole value, or word-bounded substrings of content.body. */
-function eventMatch(key: string, pattern: string, event: JsonObject): boolean {
-  const v = propertyAt(event, key);
+function eventMatch(key: string, pattern: string, view: PushEventView): boolean {
+  const v = prop(view, key);
   if (typeof v !== 'string') return false; // "absent … or not a string: the condition will not match"
   if (key === 'content.body') return wordMatch(globSource(pattern), v);
   if (!/[*?]/.test(pattern)) return pattern.toLowerCase() === v.toLowerCase();
@@ -225,6 +256,10 @@ function memberCountMatches(is: string, count: () => number): boolean {
 function isScalar(v: unknown): v is string | number | boolean | null {
   if (v === null || typeof v === 'string' || typeof v === 'boolean') return true;
   return typeof v === 'number' && Number.isInteger(v) && Math.abs(v) <= MAX_SAFE;
+}
+
+function isView(v: JsonObject | PushEventView): v is PushEventView {
+  return v.memo instanceof Map && v.props instanceof Map && typeof v.event === 'object';
 }
 
 function isObject(v: unknown): v is JsonObject {

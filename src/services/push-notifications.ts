@@ -5,17 +5,20 @@
  *
  * "When receiving a new event homeservers process push rules for each of the local users in
  * the room (excluding the sender)": after an event commits, the notifier wakes `catchUp`, which
- * evaluates (core/push-eval.ts) every timeline event past the persisted cursor for the room's
- * local joined members (those who joined before it) and stores the actions that notify, with
- * highlight and thread, in one transaction with the cursor (storage/push-actions.ts). So nothing
- * is lost across a crash: events past the cursor are evaluated at start-up. Readers (/sync's
- * counts, /notifications) call `catchUp` first, so "the updated notification count from a new
- * event MUST appear in the same /sync response as the event itself" holds.
+ * evaluates (core/push-eval.ts) every timeline event past the persisted cursor and stores the
+ * outcome in one transaction with the cursor (storage/push-actions.ts). Nothing is lost across a
+ * crash: events past the cursor are evaluated after a restart. Readers (/sync's counts,
+ * /notifications) call `catchUp` first, so "the updated notification count from a new event MUST
+ * appear in the same /sync response as the event itself" holds.
  *
- * Cheap for member events (knocks into big rooms): an m.room.member event that is not an invite is
- * stopped for everyone by the default `.m.rule.member_event`, except users with their own override
- * rules or changed server-default ones; only those (and an invite's local target, for
- * `.m.rule.invite_for_me`) are evaluated — no member list is read.
+ * Cost independent of the room's size: the event is evaluated once against the server-default
+ * rules of a "generic" member (one who changed no rule and whom the event does not name), which
+ * is the outcome of every such member, stored as one room row when it notifies. Only members with
+ * push rule changes (known in memory, kept in step through the m.push_rules account data
+ * notifications) and members the event names (`m.mentions.user_ids`, `state_key`: an invite's
+ * target) are evaluated one by one; a row of their own is stored where their outcome differs.
+ * So a knock into a room of thousands costs one evaluation and no member list, and a message
+ * one row plus one per mentioned or customized member.
  *
  * Counts ("Marking notifications as read"): per thread (`main` or the root; threaded read
  * receipts), the events after the later of the user's unthreaded receipt (m.read or
@@ -29,13 +32,13 @@
  */
 import { parsePowerLevels, userPowerLevel } from '../core/auth';
 import { serverNameOf } from '../core/ids';
-import { actionsHighlight, actionsNotify, evaluatePushRules, tweaksOf, type PushContext } from '../core/push-eval';
-import type { PushRuleset } from '../core/push-rules';
+import { actionsHighlight, actionsNotify, evaluatePushRules, pushEventView, tweaksOf, type PushContext } from '../core/push-eval';
+import { PUSH_RULE_KINDS, serverDefaultRules, type PushRuleset } from '../core/push-rules';
 import { roomVersion } from '../core/room-versions';
 import type { JsonObject } from '../core/types';
 import { invalidParam } from '../errors';
 import type { Logger } from '../log';
-import type { PushActionRecord } from '../storage/push-actions';
+import type { PushActionRecord, PushOutcome, PushRoomRecord } from '../storage/push-actions';
 import type { Store, StoredEvent } from '../storage/store';
 import type { ClientEvent, ClientEventFormatter } from './client-events';
 import type { Notifier } from './notifier';
@@ -117,58 +120,97 @@ export function createPushNotificationsService(deps: {
     return r;
   }
 
+  /** catchUp for callers that must not fail because of it (a reader gets the counts so far). */
+  function tryCatchUp(): void {
+    try {
+      catchUp();
+    } catch (e) {
+      log.error('push rule evaluation failed', { error: (e as Error).message });
+    }
+  }
+
   // Events committed before a restart and not evaluated yet.
   setImmediate(() => {
-    if (!closed) catchUp();
+    if (!closed) tryCatchUp();
   });
 
   const unsubscribe = notifier.subscribe((change) => {
     // Push rule changes are written as account data (services/push-rules.ts).
-    if (change.stream === 'account_data') for (const u of change.userIds ?? []) rulesets.delete(u);
+    if (change.stream === 'account_data') {
+      for (const u of change.userIds ?? []) {
+        rulesets.delete(u);
+        if (store.getPushRules(u).length || store.getPushRuleDefaultSettings(u).length) customized.add(u);
+        else customized.delete(u);
+      }
+    }
     if (change.stream === 'events' && !scheduled && !closed) {
       scheduled = true;
       setImmediate(() => {
         scheduled = false;
-        if (closed) return;
-        try {
-          catchUp();
-        } catch (e) {
-          log.error('push rule evaluation failed', { error: (e as Error).message });
-        }
+        if (!closed) tryCatchUp();
       });
     }
   });
 
-  /** Who to evaluate an event for (file comment: member events stay cheap). */
-  function recipientsOf(e: StoredEvent): string[] {
-    const pdu = e.pdu;
-    if (pdu.type === 'm.room.member' && typeof pdu.state_key === 'string') {
-      const out = new Set<string>();
-      if (pdu.content.membership === 'invite' && isLocal(pdu.state_key) && pdu.state_key !== pdu.sender) out.add(pdu.state_key);
-      for (const u of store.getUsersWithOverrideChanges()) {
-        if (u === pdu.sender || !isLocal(u)) continue;
-        const m = store.getMembership(e.roomId, u);
-        if (m?.membership === 'join' && m.streamOrdering <= e.streamOrdering) out.add(u);
-      }
-      return [...out];
-    }
-    return joinedLocal(e.roomId)
-      .filter((m) => m.userId !== pdu.sender && m.streamOrdering <= e.streamOrdering)
-      .map((m) => m.userId);
-  }
-
-  function joinedLocal(roomId: string) {
-    return store.getRoomMembers(roomId).filter((m) => m.membership === 'join' && isLocal(m.userId));
-  }
+  /** Users with push rule changes (kept in step through the account data notifications). */
+  const customized = new Set(store.getUsersWithPushRuleChanges());
+  /** Above this many customized users, a room's are found by SQL over its members instead. */
+  const CUSTOMIZED_SCAN_MAX = 500;
+  // The generic recipient (storage/push-actions.ts): a user ID no event can name.
+  const GENERIC = '@\u0000generic:\u0000';
+  const genericRules = serverDefaultRules(GENERIC);
+  // Generic evaluation stands for every unchanged member only while no default rule looks at
+  // something per user besides the ID (a legacy display-name or content rule would).
+  const genericSafe =
+    !genericRules.content.length &&
+    PUSH_RULE_KINDS.every((k) => genericRules[k].every((r) => !(r.conditions ?? []).some((c) => c.kind === 'contains_display_name')));
 
   function stateContent(roomId: string, type: string, key: string): JsonObject | undefined {
     const id = store.getCurrentStateEventId(roomId, type, key);
     return id ? store.getEvent(id)?.pdu.content : undefined;
   }
 
-  function evaluate(e: StoredEvent, ts: number): Array<{ row: PushActionRecord; tweaks: JsonObject }> {
-    const recipients = recipientsOf(e);
-    if (!recipients.length) return [];
+  /** Local users joined at the event (joined before it and still), other than its sender. */
+  function recipient(e: StoredEvent, userId: string): boolean {
+    if (userId === e.pdu.sender || !isLocal(userId)) return false;
+    const m = store.getMembership(e.roomId, userId);
+    return m?.membership === 'join' && m.streamOrdering <= e.streamOrdering;
+  }
+
+  /** Users to evaluate one by one: those with rule changes, and those the event names. */
+  function individualsOf(e: StoredEvent): string[] {
+    const pdu = e.pdu;
+    const out = new Set<string>();
+    if (!genericSafe) {
+      for (const m of store.getRoomMembers(e.roomId)) if (recipient(e, m.userId)) out.add(m.userId);
+      return [...out];
+    }
+    if (customized.size) {
+      const candidates = customized.size <= CUSTOMIZED_SCAN_MAX ? customized : store.getJoinedWithPushRuleChanges(e.roomId);
+      for (const u of candidates) if (recipient(e, u)) out.add(u);
+    }
+    // The default rules name users by state_key (.m.rule.invite_for_me) and m.mentions.user_ids.
+    if (typeof pdu.state_key === 'string' && pdu.state_key !== pdu.sender && isLocal(pdu.state_key)) {
+      if (pdu.type === 'm.room.member' && pdu.content.membership === 'invite') out.add(pdu.state_key); // invited, not joined
+      else if (recipient(e, pdu.state_key)) out.add(pdu.state_key);
+    }
+    const mentions = pdu.content['m.mentions'];
+    const ids = typeof mentions === 'object' && mentions !== null && !Array.isArray(mentions) ? mentions.user_ids : undefined;
+    if (Array.isArray(ids)) for (const u of ids.slice(0, 1000)) if (typeof u === 'string' && recipient(e, u)) out.add(u);
+    return [...out];
+  }
+
+  interface Evaluated {
+    room?: PushRoomRecord;
+    own: PushActionRecord[];
+    /** Outcome per individually evaluated user (for pushes). */
+    byUser: Map<string, PushOutcome>;
+  }
+
+  const sameOutcome = (a: PushOutcome, b: PushOutcome) =>
+    a.notify === b.notify && a.highlight === b.highlight && JSON.stringify(a.actions) === JSON.stringify(b.actions);
+
+  function evaluate(e: StoredEvent, ts: number): Evaluated {
     const pdu = e.pdu;
     // The room's facts, looked up once per event and only when a rule asks.
     let memberCount: number | undefined;
@@ -184,30 +226,38 @@ export function createPushNotificationsService(deps: {
       return levels;
     };
     const event = pdu as unknown as JsonObject;
+    const view = pushEventView(event); // shared by every recipient
+    const ctxFor = (userId: string): PushContext => ({
+      userId,
+      displayName: () => {
+        const n = stateContent(e.roomId, 'm.room.member', userId)?.displayname;
+        return typeof n === 'string' ? n : null;
+      },
+      roomMemberCount: () => (memberCount ??= store.countJoinedMembers(e.roomId)),
+      senderPowerLevel: () => powerLevels().sender,
+      // m.room.power_levels: `notifications.room` defaults to 50 (used for any key not set).
+      notificationPowerLevel: (key) => powerLevels().notifications.get(key) ?? 50,
+    });
+    const outcomeOf = (rules: PushRuleset, userId: string): PushOutcome => {
+      const match = evaluatePushRules(rules, event, ctxFor(userId), view);
+      const actions = match?.actions ?? [];
+      const notify = actionsNotify(actions);
+      return { notify, highlight: notify && actionsHighlight(actions), actions: notify ? actions : [] };
+    };
+
+    const generic = genericSafe ? outcomeOf(genericRules, GENERIC) : { notify: false, highlight: false, actions: [] };
     let thread: string | undefined;
-    const out: Array<{ row: PushActionRecord; tweaks: JsonObject }> = [];
-    for (const userId of recipients) {
-      const ctx: PushContext = {
-        userId,
-        displayName: () => {
-          const n = stateContent(e.roomId, 'm.room.member', userId)?.displayname;
-          return typeof n === 'string' ? n : null;
-        },
-        roomMemberCount: () => (memberCount ??= store.getRoomMembers(e.roomId).filter((m) => m.membership === 'join').length),
-        senderPowerLevel: () => powerLevels().sender,
-        // m.room.power_levels: `notifications.room` defaults to 50 (used for any key not set).
-        notificationPowerLevel: (key) => powerLevels().notifications.get(key) ?? 50,
-      };
-      const match = evaluatePushRules(rulesetOf(userId), event, ctx);
-      if (!match || !actionsNotify(match.actions)) continue;
-      thread ??= threadOf(e.eventId);
-      out.push({
-        row: {
-          userId, roomId: e.roomId, streamOrdering: e.streamOrdering, eventId: e.eventId, notify: true,
-          highlight: actionsHighlight(match.actions), threadId: thread, actions: match.actions, ts,
-        },
-        tweaks: tweaksOf(match.actions),
-      });
+    const threadId = () => (thread ??= threadOf(e.eventId));
+    const out: Evaluated = { own: [], byUser: new Map() };
+    if (generic.notify) {
+      out.room = { roomId: e.roomId, streamOrdering: e.streamOrdering, eventId: e.eventId, sender: pdu.sender, threadId: threadId(), ts, ...generic };
+    }
+    for (const userId of individualsOf(e)) {
+      const o = outcomeOf(rulesetOf(userId), userId);
+      out.byUser.set(userId, o);
+      // A row where the user's outcome is not the room row's (none: not notified).
+      if (generic.notify ? sameOutcome(o, generic) : !o.notify) continue;
+      out.own.push({ userId, roomId: e.roomId, streamOrdering: e.streamOrdering, eventId: e.eventId, threadId: threadId(), ts, ...o });
     }
     return out;
   }
@@ -222,49 +272,63 @@ export function createPushNotificationsService(deps: {
         const ids = store.getTimelineEventIdsBetween(cursor, upTo, BATCH);
         const last = ids.length < BATCH ? upTo : store.getEvent(ids[ids.length - 1]!)!.streamOrdering;
         const ts = now();
-        const results: Array<{ row: PushActionRecord; tweaks: JsonObject }> = [];
+        const results: Array<{ e: StoredEvent; r: Evaluated }> = [];
         const own: StoredEvent[] = [];
         for (const id of ids) {
           const e = store.getEvent(id);
           if (!e || e.outlier || e.rejected) continue;
-          results.push(...evaluate(e, ts));
+          try {
+            const r = evaluate(e, ts);
+            if (r.room || r.own.length || (delivery && r.byUser.size)) results.push({ e, r });
+          } catch (err) {
+            // One event that cannot be evaluated must not hold back every later one.
+            log.warn('push rules not evaluated for an event', { eventId: e.eventId, roomId: e.roomId, error: (err as Error).message });
+          }
           // Sending an event reads what came before it (state events such as knocks are not "sent" messages).
           if (e.pdu.state_key === undefined && isLocal(e.pdu.sender)) own.push(e);
         }
-        let fresh: PushActionRecord[] = [];
-        const writeCursor = results.length > 0 || own.length > 0 || last - persisted >= CURSOR_LAG;
-        if (writeCursor) {
-          fresh = store.transaction(() => {
+        const rows = results.some(({ r }) => r.room || r.own.length);
+        if (rows || own.length > 0 || last - persisted >= CURSOR_LAG) {
+          store.transaction(() => {
             for (const e of own) store.markOwnEvent(e.pdu.sender, e.roomId, threadOf(e.eventId), e.streamOrdering);
-            const inserted = store.insertPushActions(results.map((r) => r.row));
+            for (const { r } of results) {
+              if (r.room) store.insertPushRoomRow(r.room);
+              if (r.own.length) store.insertPushActions(r.own);
+            }
             store.setPushActionsCursor(last);
-            return inserted;
           });
           persisted = last;
         }
         cursor = last;
-        if (fresh.length && delivery) push(fresh, results);
+        if (delivery) for (const { e, r } of results) push(e, r);
       }
     } finally {
       running = false;
     }
   }
 
-  function push(fresh: PushActionRecord[], results: Array<{ row: PushActionRecord; tweaks: JsonObject }>): void {
-    const tweaksByKey = new Map(results.map((r) => [`${r.row.userId}\n${r.row.streamOrdering}`, r.tweaks]));
-    for (const row of fresh) {
-      try {
-        const e = store.getEvent(row.eventId);
-        if (!e) continue;
-        const tweaks = tweaksByKey.get(`${row.userId}\n${row.streamOrdering}`) ?? {};
-        delivery!.enqueue({ userId: row.userId, notification: gatewayNotification(row, e, tweaks), tweaks });
-      } catch (err) {
-        log.warn('push not queued', { userId: row.userId, eventId: row.eventId, error: (err as Error).message });
+  /** Hands each notified member with a pusher to the delivery (after commit). */
+  function push(e: StoredEvent, r: Evaluated): void {
+    if (!r.room && ![...r.byUser.values()].some((o) => o.notify)) return;
+    try {
+      for (const userId of store.getJoinedWithPushers(e.roomId)) {
+        const o = r.byUser.get(userId) ?? (r.room && recipient(e, userId) ? r.room : undefined);
+        if (!o?.notify) continue;
+        const tweaks = tweaksOf(o.actions);
+        delivery!.enqueue({ userId, notification: gatewayNotification(userId, e, tweaks), tweaks });
       }
+      // The invited are not joined: their pushers are found by the invite's outcome.
+      for (const [userId, o] of r.byUser) {
+        if (!o.notify || store.getMembership(e.roomId, userId)?.membership === 'join') continue;
+        const tweaks = tweaksOf(o.actions);
+        delivery!.enqueue({ userId, notification: gatewayNotification(userId, e, tweaks), tweaks });
+      }
+    } catch (err) {
+      log.warn('push not queued', { eventId: e.eventId, error: (err as Error).message });
     }
   }
 
-  function gatewayNotification(row: PushActionRecord, e: StoredEvent, tweaks: JsonObject) {
+  function gatewayNotification(userId: string, e: StoredEvent, tweaks: JsonObject) {
     const pdu = e.pdu;
     const senderName = stateContent(e.roomId, 'm.room.member', pdu.sender)?.displayname;
     const roomName = stateContent(e.roomId, 'm.room.name', '')?.name;
@@ -279,10 +343,10 @@ export function createPushNotificationsService(deps: {
       ...(typeof senderName === 'string' ? { sender_display_name: senderName } : {}),
       ...(typeof roomName === 'string' && roomName !== '' ? { room_name: roomName } : {}),
       ...(typeof alias === 'string' ? { room_alias: alias } : {}),
-      ...(pdu.type === 'm.room.member' ? { user_is_target: pdu.state_key === row.userId } : {}),
+      ...(pdu.type === 'm.room.member' ? { user_is_target: pdu.state_key === userId } : {}),
       prio,
       content: pdu.content,
-      counts: { unread: badgeCount(row.userId) },
+      counts: { unread: badgeCount(userId) },
     };
   }
 
@@ -304,10 +368,10 @@ export function createPushNotificationsService(deps: {
   function threadCounts(userId: string, roomId: string, membershipStream: number): Map<string, UnreadCounts> {
     const bounds = readBounds(userId, roomId, membershipStream);
     const out = new Map<string, UnreadCounts>();
-    for (const c of store.countPushActionsByThread(userId, roomId, bounds.unthreaded)) {
+    for (const c of store.countPushActions(userId, roomId, bounds.unthreaded)) {
       const own = bounds.threads.get(c.threadId);
-      const counts = own !== undefined && own > bounds.unthreaded ? store.countPushActionsInThread(userId, roomId, c.threadId, own) : c;
-      if (counts.notify > 0 || counts.highlight > 0) {
+      const counts = own !== undefined && own > bounds.unthreaded ? store.countPushActions(userId, roomId, own, c.threadId)[0] : c;
+      if (counts && (counts.notify > 0 || counts.highlight > 0)) {
         out.set(c.threadId, { notification_count: counts.notify, highlight_count: counts.highlight });
       }
     }
@@ -317,10 +381,9 @@ export function createPushNotificationsService(deps: {
   /** The user's unread notifications over every joined room (the gateway's counts.unread). */
   function badgeCount(userId: string): number {
     let total = 0;
-    for (const roomId of store.getRoomsWithPushActions(userId, 0)) {
-      const m = store.getMembership(roomId, userId);
-      if (m?.membership !== 'join') continue;
-      for (const c of threadCounts(userId, roomId, m.streamOrdering).values()) total += c.notification_count;
+    for (const m of store.getRoomsForUser(userId)) {
+      if (m.membership !== 'join') continue;
+      for (const c of threadCounts(userId, m.roomId, m.streamOrdering).values()) total += c.notification_count;
     }
     return total;
   }
@@ -329,7 +392,7 @@ export function createPushNotificationsService(deps: {
     catchUp,
 
     unreadFor(userId, roomId, membershipStream, threaded) {
-      catchUp();
+      tryCatchUp();
       const threads = threadCounts(userId, roomId, membershipStream);
       if (!threaded) {
         let n = 0;
@@ -348,14 +411,22 @@ export function createPushNotificationsService(deps: {
     },
 
     notifications(userId, q) {
-      catchUp();
+      tryCatchUp();
       let before: number | undefined;
       if (q.from !== undefined) {
         if (!/^-?\d{1,16}$/.test(q.from)) throw invalidParam('from is not a token this server gave');
         before = Number(q.from);
       }
       const limit = Math.max(1, Math.min(q.limit ?? DEFAULT_NOTIFICATIONS_LIMIT, MAX_NOTIFICATIONS_LIMIT));
-      const rows = store.getPushActions(userId, { beforeStream: before, limit, onlyHighlight: q.only === 'highlight' }); // (other `only` values filter nothing, as Synapse)
+      const onlyHighlight = q.only === 'highlight'; // (other `only` values filter nothing, as Synapse)
+      // The user's own rows, and the room rows of each room they are joined to (after their join).
+      const rows = store.getUserPushActions(userId, { beforeStream: before, limit, onlyHighlight });
+      for (const m of store.getRoomsForUser(userId)) {
+        if (m.membership !== 'join') continue;
+        rows.push(...store.getRoomPushActionsFor(userId, m.roomId, { afterStream: m.streamOrdering, beforeStream: before, limit, onlyHighlight }));
+      }
+      rows.sort((x, y) => y.streamOrdering - x.streamOrdering);
+      rows.splice(limit);
       const bounds = new Map<string, ReturnType<typeof readBounds>>();
       const notifications: NotificationsResponse['notifications'] = [];
       for (const row of rows) {

@@ -135,6 +135,27 @@ describe('GET /sync unread_notifications', () => {
     expect((await countsOf(B, roomId)).room).toEqual({ notification_count: 1, highlight_count: 0 });
   });
 
+  it('counts a member event for a user whose own override rule notifies for it (no default rule does)', async () => {
+    const roomId = await room();
+    const rule = { actions: ['notify'], conditions: [{ kind: 'event_match', key: 'type', pattern: 'm.room.member' }] };
+    expect((await C('PUT', `${v3}/pushrules/global/override/members`, rule)).status).toBe(200);
+    try {
+      const dave = await registerUser(s.url, `dave${++txn}`);
+      expect((await as(s.url, dave)('POST', `${v3}/join/${enc(roomId)}`, {})).status).toBe(200);
+      expect((await countsOf(C, roomId)).room).toEqual({ notification_count: 1, highlight_count: 0 });
+      expect((await countsOf(B, roomId)).room).toEqual({ notification_count: 0, highlight_count: 0 });
+    } finally {
+      await C('DELETE', `${v3}/pushrules/global/override/members`);
+    }
+  });
+
+  it('does not count what was sent before the user joined', async () => {
+    const roomId = (await A('POST', `${v3}/createRoom`, { preset: 'public_chat' })).body.room_id as string;
+    await send(A, roomId, mention(bob, 'before bob joined'));
+    expect((await B('POST', `${v3}/join/${enc(roomId)}`, {})).status).toBe(200);
+    expect((await countsOf(B, roomId)).room).toEqual({ notification_count: 0, highlight_count: 0 });
+  });
+
   it('stops counting an event when it is redacted', async () => {
     const roomId = await room();
     const e = await send(A, roomId, mention(bob));
@@ -254,6 +275,15 @@ describe('GET /notifications', () => {
     const res = await B('GET', `${v3}/notifications?only=highlight`);
     expect(res.status).toBe(200);
     expect(mine(res.body.notifications).map((n: any) => n.event.event_id)).toEqual([ids[3], ids[1]]);
+  });
+
+  it('lists an invite for the invited user (.m.rule.invite_for_me)', async () => {
+    const other = (await A('POST', `${v3}/createRoom`, {})).body.room_id as string;
+    expect((await A('POST', `${v3}/rooms/${enc(other)}/invite`, { user_id: carol.userId })).status).toBe(200);
+    const res = await C('GET', `${v3}/notifications`);
+    const invite = res.body.notifications.find((n: any) => n.room_id === other);
+    expect(invite.event).toMatchObject({ type: 'm.room.member', state_key: carol.userId, content: { membership: 'invite' } });
+    expect(invite.actions).toEqual(['notify', { set_tweak: 'sound', value: 'default' }]);
   });
 
   it('lists nothing for the sender of the events', async () => {

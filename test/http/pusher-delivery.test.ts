@@ -177,6 +177,22 @@ describe('pusher delivery (POST /_matrix/push/v1/notify)', () => {
     }
   });
 
+  it('pushes an invite to the invited user with user_is_target (.m.rule.invite_for_me)', async () => {
+    const gw = await startGateway();
+    try {
+      await setPusher(B, 'key-invite', { url: gw.url });
+      const roomId = (await A('POST', `${v3}/createRoom`, { name: 'Invite room' })).body.room_id as string;
+      expect((await A('POST', `${v3}/rooms/${enc(roomId)}/invite`, { user_id: bob.userId })).status).toBe(200);
+      await gw.waitFor(1);
+      const n = gw.received[0]!.body.notification;
+      expect(n).toMatchObject({ room_id: roomId, type: 'm.room.member', sender: alice.userId, user_is_target: true, room_name: 'Invite room', content: { membership: 'invite' } });
+      expect(n.devices[0].tweaks).toEqual({ sound: 'default' });
+    } finally {
+      await removePusher(B, 'key-invite');
+      await gw.close();
+    }
+  });
+
   it('deletes the pusher when the gateway returns its pushkey in rejected', async () => {
     const gw = await startGateway((body) => ({ status: 200, body: { rejected: body.notification.devices.map((d: any) => d.pushkey) } }));
     try {
