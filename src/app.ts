@@ -30,7 +30,8 @@ import { createHierarchyService } from './services/hierarchy';
 import { createProfileService } from './services/profile';
 import { createPushRulesService } from './services/push-rules';
 import { createPresenceService } from './services/presence';
-import { createPushersService } from './services/pushers';
+import { createPushersService, createPushDelivery } from './services/pushers';
+import { createPushNotificationsService } from './services/push-notifications';
 import { createServerInfoService } from './services/server-info';
 import { createFilterService } from './services/filters';
 import { createAccountDataService } from './services/account-data';
@@ -142,7 +143,11 @@ export function createHomeserver(config: Config, opts: HomeserverOptions = {}): 
   const crossSigning = createCrossSigningService({
     store, notifier, serverName: config.serverName, e2eKeys, federationSender, loginFailedAttempts: limiters.loginFailedAttempts, logger, now,
   });
-  const sync = createSyncService({ store, notifier, membership, clientEvents, visibility, filters, typing, e2eKeys, presence, pushRules, logger });
+  const pushNotifications = createPushNotificationsService({
+    store, notifier, pushRules, threadOf: (eventId) => relations.threadOf(eventId), clientEvents, serverName: config.serverName, logger, now,
+    delivery: createPushDelivery({ store, logger, ipRangeBlacklist: config.ipRangeBlacklist, ipRangeWhitelist: config.ipRangeWhitelist }),
+  });
+  const sync = createSyncService({ store, notifier, membership, clientEvents, visibility, filters, typing, e2eKeys, presence, pushRules, pushNotifications, logger });
   const federationRetrieval = createFederationRetrieval({
     store, events, directory, profile, e2eKeys, serverName: config.serverName, now, logger,
   });
@@ -167,7 +172,7 @@ export function createHomeserver(config: Config, opts: HomeserverOptions = {}): 
     admission, remoteMembership, federationRetrieval, transactions, media,
     keys, accounts, logger, now, notifier, events, membership, rooms, clientEvents, visibility, roomReads, directory,
     roomSummary, hierarchy, keyBackup, search, userDirectory, crossSigning,
-    tags, openid, reports, miscQueries,
+    tags, openid, reports, miscQueries, pushNotifications,
   };
   const routers = buildRouters(services);
 
@@ -218,6 +223,7 @@ export function createHomeserver(config: Config, opts: HomeserverOptions = {}): 
     if (stopped) return;
     stopped = true;
     sync.close(); // answer waiting /sync long-polls so the listeners can close
+    pushNotifications.close(); // stop evaluating; drop pending pushes
     typing.close();
     media.close(); // answer downloads waiting for an async upload; remove a :memory: server's media directory
     await federationSender.stop();

@@ -45,6 +45,7 @@ import { tagsRoutes } from './client/tags';
 import { openIdRoutes } from './client/openid';
 import { reportRoutes } from './client/reports';
 import { miscRoutes } from './client/misc';
+import { notificationsRoutes } from './client/notifications';
 import { federationOpenIdRoutes } from './federation/openid';
 import { federationTimestampRoutes } from './federation/timestamp';
 
@@ -94,6 +95,7 @@ export function clientRoutes(s: Services): Route[] {
     ...openIdRoutes(s),
     ...reportRoutes(s),
     ...miscRoutes(s),
+    ...notificationsRoutes(s),
   ];
 }
 

@@ -28,6 +28,16 @@ export const MAX_PDU_SIZE = 65536;
 /** Cap on prev_events of events we create (Synapse uses 10). */
 const MAX_PREV_EVENTS = 10;
 
+/**
+ * A client's transaction ID for an event it sends, scoped to its device and to the endpoint
+ * (spec "Transaction identifiers"): `scope` is `send <roomId> <eventType>` or `redact <roomId> <eventId>`.
+ */
+export interface ClientTxn {
+  deviceId: string;
+  scope: string;
+  txnId: string;
+}
+
 export interface LocalEventInput {
   type: string;
   sender: string;
@@ -71,7 +81,7 @@ export interface IngestContext {
   /** Room version, needed when the room is not stored yet (its m.room.create). */
   roomVersion?: string;
   /** Client transaction that sent this event, stored in the same transaction. */
-  txn?: { userId: string; deviceId: string; txnId: string };
+  txn?: { userId: string; deviceId: string; scope: string; txnId: string };
   /**
    * The state before the event when it cannot be computed from its prev_events here (the join
    * event of a room we join over federation, or an event after a gap): from the resident server,
@@ -108,7 +118,7 @@ export interface EventsService {
   /** Whether `server` has a member joined to the room now ("am I in this room?" for ours). */
   serverInRoom(roomId: string, server: string): boolean;
   /** Builds, signs and ingests an event from a local user. Auth failures throw 403 M_FORBIDDEN. */
-  sendLocal(roomId: string, input: LocalEventInput, opts?: { txn?: { deviceId: string; txnId: string } }): PersistedEvent;
+  sendLocal(roomId: string, input: LocalEventInput, opts?: { txn?: ClientTxn }): PersistedEvent;
   /** The unsigned template of a new event at the room's forward extremities (make_join/make_knock, sendLocal). */
   buildEvent(roomId: string, input: LocalEventInput): Pdu;
   /** The one door for every event. */
@@ -383,10 +393,10 @@ export function createEventsService(deps: {
   function sendLocal(
     roomId: string,
     input: LocalEventInput,
-    opts: { txn?: { deviceId: string; txnId: string } } = {},
+    opts: { txn?: ClientTxn } = {},
   ): PersistedEvent {
     if (opts.txn) {
-      const existing = store.getClientTxn(input.sender, opts.txn.deviceId, opts.txn.txnId);
+      const existing = store.getClientTxn(input.sender, opts.txn.deviceId, opts.txn.scope, opts.txn.txnId);
       if (existing) {
         const ev = store.getEvent(existing)!;
         return { eventId: ev.eventId, roomId: ev.roomId, streamOrdering: ev.streamOrdering, pdu: ev.pdu };
@@ -537,7 +547,7 @@ export function createEventsService(deps: {
         outlier: softFailed,
         replacesState: key !== undefined ? stateBefore.get(key) ?? null : null,
       });
-      if (ctx.txn) store.insertClientTxn(ctx.txn.userId, ctx.txn.deviceId, ctx.txn.txnId, eventId);
+      if (ctx.txn) store.insertClientTxn(ctx.txn.userId, ctx.txn.deviceId, ctx.txn.scope, ctx.txn.txnId, eventId);
       if (softFailed) return { streamOrdering, delta: new Map<StateKey, string>() };
 
       const redacts = pdu.type === 'm.room.redaction' ? ((version.redactsInContent ? pdu.content.redacts : pdu.redacts) as string | undefined) : undefined;

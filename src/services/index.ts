@@ -47,6 +47,7 @@ import type { TagsService } from './tags';
 import type { OpenIdService } from './openid';
 import type { ReportsService } from './reports';
 import type { MiscQueriesService } from './misc-queries';
+import type { PushNotificationsService } from './push-notifications';
 
 /** Request limits the HTTP edge enforces (from the config). */
 export interface HttpLimits {
@@ -108,6 +109,8 @@ export interface Services {
   reports: ReportsService;
   /** whois, mutual rooms, timestamp_to_event, registration token validity. */
   miscQueries: MiscQueriesService;
+  /** Push rule evaluation, unread counts and GET /notifications (services/push-notifications.ts). */
+  pushNotifications: PushNotificationsService;
   logger: Logger;
   now: () => number;
 }

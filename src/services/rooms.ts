@@ -288,16 +288,17 @@ export function createRoomsService(deps: {
     return events.sendLocal(
       roomId,
       { type: 'm.room.redaction', sender: who.userId, content: reason !== undefined ? { reason } : {}, redacts: eventId },
-      { txn: { deviceId: who.deviceId, txnId } },
+      { txn: { deviceId: who.deviceId, scope: `redact ${roomId} ${eventId}`, txnId } },
     );
   }
 
   function sendMessage(roomId: string, who: { userId: string; deviceId: string }, type: string, content: JsonObject, txnId: string): PersistedEvent {
-    if (store.getClientTxn(who.userId, who.deviceId, txnId) === undefined) {
+    const txn = { deviceId: who.deviceId, scope: `send ${roomId} ${type}`, txnId };
+    if (store.getClientTxn(who.userId, who.deviceId, txn.scope, txnId) === undefined) {
       deps.messageLimiter?.take(who.userId);
       deps.checkNewRelation?.(roomId, content);
     }
-    return events.sendLocal(roomId, { type, sender: who.userId, content }, { txn: { deviceId: who.deviceId, txnId } });
+    return events.sendLocal(roomId, { type, sender: who.userId, content }, { txn });
   }
 
   /**

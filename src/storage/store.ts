@@ -222,8 +222,12 @@ export interface Store {
   getAliasesForRoom(roomId: string): AliasRecord[];
 
   // idempotency
-  getClientTxn(userId: string, deviceId: string, txnId: string): string | undefined;
-  insertClientTxn(userId: string, deviceId: string, txnId: string, eventId: string): void;
+  /**
+   * Client transaction IDs, scoped to the device and the endpoint (`scope`: `send <roomId> <type>`,
+   * `redact <roomId> <eventId>`; spec "Transaction identifiers").
+   */
+  getClientTxn(userId: string, deviceId: string, scope: string, txnId: string): string | undefined;
+  insertClientTxn(userId: string, deviceId: string, scope: string, txnId: string, eventId: string): void;
   /** The (device, txn) that sent `eventId`, for unsigned.transaction_id. */
   getClientTxnForEvent(eventId: string): { userId: string; deviceId: string; txnId: string } | undefined;
   getFederationTxn(origin: string, txnId: string): string | undefined;
@@ -267,3 +271,7 @@ export interface Store extends CrossSigningStore {}
 // OpenID tokens, content reports, the timeline by timestamp (migration 18).
 import type { MiscStore } from './misc';
 export interface Store extends MiscStore {}
+
+// Push actions of events for local users: unread counts, /notifications (migration 19).
+import type { PushActionsStore } from './push-actions';
+export interface Store extends PushActionsStore {}

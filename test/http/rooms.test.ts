@@ -263,6 +263,22 @@ describe('state, send and redact', () => {
     expect(d.body.event_id).not.toBe(a.body.event_id);
   });
 
+  it('scopes a transaction ID to the endpoint: another room, event type or /redact makes a new event', async () => {
+    // spec client-server-api "Transaction identifiers": "The scope of a transaction ID is for a
+    // single device, and a single HTTP endpoint" (Complement TestTxnIdempotency).
+    const other = (await B('POST', `${v3}/createRoom`, {})).body.room_id as string;
+    const first = await B('PUT', `${v3}/rooms/${enc(roomId)}/send/m.room.message/scoped`, { msgtype: 'm.text', body: 'one' });
+    const again = await B('PUT', `${v3}/rooms/${enc(roomId)}/send/m.room.message/scoped`, { msgtype: 'm.text', body: 'one' });
+    expect(again.body.event_id).toBe(first.body.event_id);
+    const otherRoom = await B('PUT', `${v3}/rooms/${enc(other)}/send/m.room.message/scoped`, { msgtype: 'm.text', body: 'one' });
+    const otherType = await B('PUT', `${v3}/rooms/${enc(roomId)}/send/org.example.custom/scoped`, { body: 'one' });
+    const redaction = await B('PUT', `${v3}/rooms/${enc(roomId)}/redact/${enc(first.body.event_id)}/scoped`, {});
+    const ids = [first, otherRoom, otherType, redaction].map((r) => r.body.event_id);
+    expect(new Set(ids).size).toBe(4);
+    // Each is idempotent within its own endpoint.
+    expect((await B('PUT', `${v3}/rooms/${enc(roomId)}/redact/${enc(first.body.event_id)}/scoped`, {})).body.event_id).toBe(redaction.body.event_id);
+  });
+
   it('refuses sends by non-members with 403 and stores nothing', async () => {
     const before = s.hs.store.maxStreamOrdering();
     const res = await C('PUT', `${v3}/rooms/${enc(roomId)}/send/m.room.message/t`, { body: 'x' });

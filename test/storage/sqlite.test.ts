@@ -235,9 +235,11 @@ describe('createSqliteStore', () => {
     expect(store.getServerKey('o', 'ed25519:1')!.validUntilTs).toBe(20);
     expect(store.getServerKeys('o')).toHaveLength(1);
 
-    store.insertClientTxn('@a:x', 'D1', 'txn1', '$e');
-    expect(store.getClientTxn('@a:x', 'D1', 'txn1')).toBe('$e');
-    expect(store.getClientTxn('@a:x', 'D2', 'txn1')).toBeUndefined();
+    store.insertClientTxn('@a:x', 'D1', 'send !r:x m.room.message', 'txn1', '$e');
+    expect(store.getClientTxn('@a:x', 'D1', 'send !r:x m.room.message', 'txn1')).toBe('$e');
+    expect(store.getClientTxn('@a:x', 'D2', 'send !r:x m.room.message', 'txn1')).toBeUndefined();
+    // Scoped to the endpoint as well (spec "Transaction identifiers").
+    expect(store.getClientTxn('@a:x', 'D1', 'send !other:x m.room.message', 'txn1')).toBeUndefined();
     store.insertFederationTxn('o', 't', '{}', 1);
     expect(store.getFederationTxn('o', 't')).toBe('{}');
   });

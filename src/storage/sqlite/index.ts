@@ -24,6 +24,7 @@ import { createMediaStore } from './media';
 import { createSearchStore } from './search';
 import { createRelationsStore } from './relations';
 import { createMiscStore } from './misc';
+import { createPushActionsStore } from './push-actions';
 import { createGroupCommit, type GroupCommit } from './group-commit';
 import { createCommitBatch } from './commit-batch';
 
@@ -56,8 +57,8 @@ export function openDatabase(file: string): Database.Database {
   // Statement and savepoint journals in memory. Every store.transaction is a SAVEPOINT inside the
   // batch (commit-batch.ts), and its sub-journal keeps the original of each page it changes: past
   // 64 KiB (one knock in five) SQLite spilled it to a file it created, wrote and unlinked in
-  // /var/tmp, on the event loop. In memory, 20 concurrent knocks cost 15–25% less CPU (README
-  // "Knock performance").
+  // /var/tmp, on the event loop. In memory, 20 concurrent knocks cost 15–25% less CPU (bench/README.md
+  // "bench/knock").
   db.pragma('temp_store = MEMORY');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
@@ -249,8 +250,8 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     ),
     getKey: db.prepare('SELECT * FROM server_keys WHERE server_name = ? AND key_id = ?'),
     getKeys: db.prepare('SELECT * FROM server_keys WHERE server_name = ?'),
-    getClientTxn: db.prepare('SELECT event_id FROM client_txns WHERE user_id = ? AND device_id = ? AND txn_id = ?').pluck(),
-    insertClientTxn: db.prepare('INSERT INTO client_txns (user_id, device_id, txn_id, event_id) VALUES (?, ?, ?, ?)'),
+    getClientTxn: db.prepare('SELECT event_id FROM client_txns WHERE user_id = ? AND device_id = ? AND scope = ? AND txn_id = ?').pluck(),
+    insertClientTxn: db.prepare('INSERT INTO client_txns (user_id, device_id, scope, txn_id, event_id) VALUES (?, ?, ?, ?, ?)'),
     forget: db.prepare('INSERT OR IGNORE INTO forgotten_rooms (user_id, room_id) VALUES (?, ?)'),
     unforget: db.prepare('DELETE FROM forgotten_rooms WHERE user_id = ? AND room_id = ?'),
     isForgotten: db.prepare('SELECT 1 FROM forgotten_rooms WHERE user_id = ? AND room_id = ?').pluck(),
@@ -517,6 +518,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
   const store: Store = {
     ...createClientDataStore(db),
     ...createMiscStore(db),
+    ...createPushActionsStore(db),
     ...createSearchStore(db),
     ...createUserSettingsStore(db),
     ...createKeyBackupStore(db),
@@ -822,9 +824,9 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     },
     getServerKeys: (serverName) => (q.getKeys.all(serverName) as Row[]).map(toKey),
 
-    getClientTxn: (userId, deviceId, txnId) => q.getClientTxn.get(userId, deviceId, txnId) as string | undefined,
-    insertClientTxn: (userId, deviceId, txnId, eventId) => {
-      q.insertClientTxn.run(userId, deviceId, txnId, eventId);
+    getClientTxn: (userId, deviceId, scope, txnId) => q.getClientTxn.get(userId, deviceId, scope, txnId) as string | undefined,
+    insertClientTxn: (userId, deviceId, scope, txnId, eventId) => {
+      q.insertClientTxn.run(userId, deviceId, scope, txnId, eventId);
     },
     setForgotten: (userId, roomId, forgotten) => {
       (forgotten ? q.forget : q.unforget).run(userId, roomId);

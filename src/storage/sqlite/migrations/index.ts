@@ -21,6 +21,8 @@ import m0015 from './0015-refresh-tokens';
 import m0016 from './0016-remote-media';
 import m0017 from './0017-cross-signing';
 import m0018 from './0018-misc';
+import m0019 from './0019-push-actions';
+import m0020 from './0020-client-txn-scope';
 
 export const MIGRATIONS: readonly string[] = [
   m0001,
@@ -41,5 +43,7 @@ export const MIGRATIONS: readonly string[] = [
   m0016,
   m0017,
   m0018,
+  m0019,
+  m0020,
   // (new migrations go above this line)
 ];
