@@ -21,8 +21,6 @@ const NOT_SERVED: Readonly<Record<string, string>> = {
   'GET /_matrix/client/v3/events': 'deprecated (old sync and peeking); no guest peeking',
   'GET /_matrix/client/v3/events/{}': 'deprecated',
   'GET /_matrix/client/v3/initialSync': 'deprecated (the per-room initialSync is served)',
-  // TEMPORARY: lands with push rule evaluation (issue 12); remove this line when it does.
-  'GET /_matrix/client/v3/notifications': 'needs push rule evaluation',
 };
 
 let s: TestServer;
