@@ -110,6 +110,20 @@ export function createPushNotificationsService(deps: {
 
   const isLocal = (userId: string) => serverNameOf(userId) === serverName;
 
+  /** Users with push rule changes (kept in step through the account data notifications). */
+  const customized = new Set(store.getUsersWithPushRuleChanges());
+  /** Above this many customized users, a room's are found by SQL over its members instead. */
+  const CUSTOMIZED_SCAN_MAX = 500;
+  // The generic recipient (storage/push-actions.ts): a user ID no event can name.
+  const GENERIC = '@\u0000generic:\u0000';
+  const genericRules = serverDefaultRules(GENERIC);
+  // Generic evaluation stands for every unchanged member only while no default rule looks at
+  // something per user besides the ID (a legacy display-name or content rule would).
+  const genericSafe =
+    !genericRules.content.length &&
+    PUSH_RULE_KINDS.every((k) => genericRules[k].every((r) => !(r.conditions ?? []).some((c) => c.kind === 'contains_display_name')));
+
+
   function rulesetOf(userId: string): PushRuleset {
     let r = rulesets.get(userId);
     if (!r) {
@@ -145,25 +159,14 @@ export function createPushNotificationsService(deps: {
     }
     if (change.stream === 'events' && !scheduled && !closed) {
       scheduled = true;
-      setImmediate(() => {
+      // Once the writer's synchronous work is over (an enclosing transaction has committed or
+      // rolled back), and before the turn's batch COMMITs, so the rows share its fsync.
+      queueMicrotask(() => {
         scheduled = false;
         if (!closed) tryCatchUp();
       });
     }
   });
-
-  /** Users with push rule changes (kept in step through the account data notifications). */
-  const customized = new Set(store.getUsersWithPushRuleChanges());
-  /** Above this many customized users, a room's are found by SQL over its members instead. */
-  const CUSTOMIZED_SCAN_MAX = 500;
-  // The generic recipient (storage/push-actions.ts): a user ID no event can name.
-  const GENERIC = '@\u0000generic:\u0000';
-  const genericRules = serverDefaultRules(GENERIC);
-  // Generic evaluation stands for every unchanged member only while no default rule looks at
-  // something per user besides the ID (a legacy display-name or content rule would).
-  const genericSafe =
-    !genericRules.content.length &&
-    PUSH_RULE_KINDS.every((k) => genericRules[k].every((r) => !(r.conditions ?? []).some((c) => c.kind === 'contains_display_name')));
 
   function stateContent(roomId: string, type: string, key: string): JsonObject | undefined {
     const id = store.getCurrentStateEventId(roomId, type, key);
@@ -268,6 +271,8 @@ export function createPushNotificationsService(deps: {
     try {
       for (;;) {
         const upTo = store.maxStreamOrdering();
+        // Events gone from under the cursor (a batch that failed to commit): trust the stored one.
+        if (upTo < cursor) cursor = persisted = Math.min(store.getPushActionsCursor(), upTo);
         if (cursor >= upTo) break;
         const ids = store.getTimelineEventIdsBetween(cursor, upTo, BATCH);
         const last = ids.length < BATCH ? upTo : store.getEvent(ids[ids.length - 1]!)!.streamOrdering;
@@ -300,7 +305,10 @@ export function createPushNotificationsService(deps: {
           persisted = last;
         }
         cursor = last;
-        if (delivery) for (const { e, r } of results) push(e, r);
+        // Pushes leave after the COMMIT (the batch's flush runs first in the check phase).
+        if (delivery && results.length) setImmediate(() => {
+          if (!closed) for (const { e, r } of results) push(e, r);
+        });
       }
     } finally {
       running = false;
