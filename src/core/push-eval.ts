@@ -118,7 +118,7 @@ function ruleMatches(kind: PushRuleKind, rule: PushRule, view: PushEventView, ct
   switch (kind) {
     case 'override':
     case 'underride':
-      return (rule.conditions ?? []).every((c) => conditionHolds(c, view, ctx));
+      return conditionsHold(rule.conditions ?? [], view, ctx);
     case 'content':
       return typeof rule.pattern === 'string' && memo(view, `m\0content.body\0${rule.pattern}`, () => eventMatch('content.body', rule.pattern!, view));
     case 'room':
@@ -126,6 +126,15 @@ function ruleMatches(kind: PushRuleKind, rule: PushRule, view: PushEventView, ct
     case 'sender':
       return view.event.sender === rule.rule_id;
   }
+}
+
+/** Conditions on the event itself (memoised per event) first, lookups about the room after. */
+const EVENT_CONDITIONS: ReadonlySet<string> = new Set(['event_match', 'event_property_is', 'event_property_contains']);
+function conditionsHold(conditions: readonly PushCondition[], view: PushEventView, ctx: PushContext): boolean {
+  // All must hold, so the order is free: the cheap ones can rule a rule out before a member count.
+  for (const c of conditions) if (EVENT_CONDITIONS.has(c.kind) && !conditionHolds(c, view, ctx)) return false;
+  for (const c of conditions) if (!EVENT_CONDITIONS.has(c.kind) && !conditionHolds(c, view, ctx)) return false;
+  return true;
 }
 
 function memo(view: PushEventView, key: string, f: () => boolean): boolean {
