@@ -213,10 +213,16 @@ export function createPushNotificationsService(deps: {
   const sameOutcome = (a: PushOutcome, b: PushOutcome) =>
     a.notify === b.notify && a.highlight === b.highlight && JSON.stringify(a.actions) === JSON.stringify(b.actions);
 
+  /**
+   * Joined member counts by room, for room_member_count: kept until a state event of the room,
+   * or an event merging branches (state resolution may change the members), is evaluated.
+   */
+  const memberCounts = new Map<string, number>();
+
   function evaluate(e: StoredEvent, ts: number): Evaluated {
     const pdu = e.pdu;
+    if (pdu.state_key !== undefined || (Array.isArray(pdu.prev_events) && pdu.prev_events.length > 1)) memberCounts.delete(e.roomId);
     // The room's facts, looked up once per event and only when a rule asks.
-    let memberCount: number | undefined;
     let levels: { sender: number; notifications: ReadonlyMap<string, number> } | undefined;
     const powerLevels = () => {
       if (levels) return levels;
@@ -236,7 +242,14 @@ export function createPushNotificationsService(deps: {
         const n = stateContent(e.roomId, 'm.room.member', userId)?.displayname;
         return typeof n === 'string' ? n : null;
       },
-      roomMemberCount: () => (memberCount ??= store.countJoinedMembers(e.roomId)),
+      roomMemberCount: () => {
+        let n = memberCounts.get(e.roomId);
+        if (n === undefined) {
+          if (memberCounts.size >= RULESET_CACHE_MAX) memberCounts.clear();
+          memberCounts.set(e.roomId, (n = store.countJoinedMembers(e.roomId)));
+        }
+        return n;
+      },
       senderPowerLevel: () => powerLevels().sender,
       // m.room.power_levels: `notifications.room` defaults to 50 (used for any key not set).
       notificationPowerLevel: (key) => powerLevels().notifications.get(key) ?? 50,

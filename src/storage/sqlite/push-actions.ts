@@ -70,9 +70,10 @@ export function createPushActionsStore(db: Database.Database): PushActionsStore 
          AND (EXISTS (SELECT 1 FROM push_rules p WHERE p.user_id = m.user_id)
               OR EXISTS (SELECT 1 FROM push_rule_default_settings d WHERE d.user_id = m.user_id))`,
     ).pluck(),
+    // Driven from the pushers (few) rather than the room's members (maybe thousands).
     joinedPusherUsers: db.prepare(
       `SELECT DISTINCT p.user_id FROM pushers p
-       JOIN room_memberships m ON m.room_id = ? AND m.user_id = p.user_id AND m.membership = 'join'`,
+       WHERE EXISTS (SELECT 1 FROM room_memberships m WHERE m.room_id = ? AND m.user_id = p.user_id AND m.membership = 'join')`,
     ).pluck(),
     countJoined: db.prepare(`SELECT COUNT(*) FROM room_memberships WHERE room_id = ? AND membership = 'join'`).pluck(),
   };
