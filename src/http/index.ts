@@ -13,7 +13,7 @@ import { accountRoutes } from './client/accounts';
 import { roomRoutes } from './client/rooms';
 import { knockLaneRoutes } from './client/knock';
 import { createLane } from './lane';
-import { mountRoutes, rawBodyMatcher, type Route } from './route';
+import { mountRoutes, rawBodyMatcher, routeMatcher, type Route } from './route';
 import { roomReadRoutes } from './client/room-reads';
 import { relationsRoutes } from './client/relations';
 import { roomUpgradeRoutes } from './client/room-upgrade';
@@ -62,6 +62,8 @@ export interface Routers {
   clientLane: Route[];
   /** Whether a request is for a `body: 'raw'` route (its body is not read as JSON). */
   rawBody: (method: string | undefined, path: string) => boolean;
+  /** Whether a request's method and path match a mounted route (its body is parsed only then). */
+  routed: (method: string | undefined, path: string) => boolean;
 }
 
 /**
@@ -129,7 +131,8 @@ export function buildRouters(s: Services): Routers {
   const federation = Router({ strict: false });
   const federationList = federationRoutes(s);
   mountRoutes(federation, s, federationList);
-  return { client, federation, clientLane: clientLaneRoutes(s), rawBody: rawBodyMatcher([...clientList, ...federationList]) };
+  const all = [...clientList, ...federationList];
+  return { client, federation, clientLane: clientLaneRoutes(s), rawBody: rawBodyMatcher(all), routed: routeMatcher(all) };
 }
 
 /** One listener's request handler: the fast lane for its routes, Express for everything else. */
@@ -142,7 +145,7 @@ export function buildHttpApp(s: Services, routers: Routers, resources: ReadonlyS
   app.set('trust proxy', false);
   installDurableResponses(app, s.durability, logger);
   app.use(cors);
-  app.use(jsonBody(s.limits.maxRequestBodySize, FEDERATION_BODY_LIMIT, routers.rawBody));
+  app.use(jsonBody(s.limits.maxRequestBodySize, FEDERATION_BODY_LIMIT, routers.rawBody, routers.routed));
   const mounted: Router[] = [];
   if (resources.has('client')) mounted.push(routers.client);
   if (resources.has('federation')) mounted.push(routers.federation);

@@ -30,10 +30,19 @@ export function jsonBody(
   limitBytes: number,
   federationLimitBytes?: number,
   isRaw: (method: string | undefined, path: string) => boolean = () => false,
+  isRouted: (method: string | undefined, path: string) => boolean = () => true,
 ): RequestHandler {
   const federation = Math.max(limitBytes, federationLimitBytes ?? limitBytes);
   return (req, _res, next) => {
+    // A raw-body route reads the stream itself.
     if (isRaw(req.method, req.path)) {
+      req.body = undefined;
+      return next();
+    }
+    // A request no route serves is answered 404/405 whatever its body: the body is discarded
+    // unparsed as it arrives (so the client can finish sending and read the answer).
+    if (!isRouted(req.method, req.path)) {
+      req.resume();
       req.body = undefined;
       return next();
     }

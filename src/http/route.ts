@@ -220,8 +220,16 @@ function sendBinary(res: Response, r: BinaryResponse): void {
  * paths (`:name` is one non-empty segment; a trailing slash is allowed, as `strict: false`).
  */
 export function rawBodyMatcher(routes: readonly Route[]): (method: string | undefined, path: string) => boolean {
+  return routeMatcher(routes.filter((r) => r.body === 'raw'));
+}
+
+/**
+ * Whether a request's method and raw path match one of `routes`. The edge parses a JSON body only
+ * for requests some route will serve: a body sent to an unknown endpoint is never read, so that
+ * request is 404 M_UNRECOGNIZED (or 405) as the spec asks, not a body error.
+ */
+export function routeMatcher(routes: readonly Route[]): (method: string | undefined, path: string) => boolean {
   const patterns = routes
-    .filter((r) => r.body === 'raw')
     .flatMap((r) =>
       r.paths.map((p) => ({
         method: r.method,

@@ -153,3 +153,19 @@ describe('deeply nested JSON bodies', () => {
     expect(res.status).toBe(200);
   });
 });
+
+describe('a body sent to an endpoint that does not exist', () => {
+  it('is never read: 404 M_UNRECOGNIZED for an unknown path, 405 for a known path with another method, M_NOT_JSON only where a route reads it', async () => {
+    // client-server-api "API Standards": unknown endpoints answer 404 M_UNRECOGNIZED (405 for an
+    // unsupported method), whatever their body.
+    const json = { 'content-type': 'application/json', authorization: `Bearer ${alice.accessToken}` };
+    const unknown = await raw('POST', '/_matrix/client/v3/upload', json, 'not json at all');
+    expect([unknown.status, unknown.body.errcode]).toEqual([404, 'M_UNRECOGNIZED']);
+    const huge = await raw('POST', '/_matrix/client/v3/no/such/endpoint', json, 'x'.repeat(200 * 1024));
+    expect([huge.status, huge.body.errcode]).toEqual([404, 'M_UNRECOGNIZED']);
+    const wrongMethod = await raw('PUT', '/_matrix/client/v3/createRoom', json, '{oops');
+    expect(wrongMethod.status).toBe(405);
+    const known = await raw('POST', '/_matrix/client/v3/createRoom', json, 'not json at all');
+    expect([known.status, known.body.errcode]).toEqual([400, 'M_NOT_JSON']);
+  });
+});
