@@ -12,6 +12,12 @@ import type { Notifier } from './notifier';
  * "Servers MUST reject setting account data for event types that the server manages by
  * using a 405 error response" (errcode M_BAD_JSON, account-data.yaml).
  */
+/** The users in `userId`'s m.ignored_user_list (spec "Ignoring Users"); a malformed list ignores no one. */
+export function ignoredUsersOf(store: Pick<Store, 'getAccountData'>, userId: string): Set<string> {
+  const list = store.getAccountData(userId, '', 'm.ignored_user_list')?.ignored_users;
+  return new Set(list && typeof list === 'object' && !Array.isArray(list) ? Object.keys(list) : []);
+}
+
 export const SERVER_MANAGED_ACCOUNT_DATA: ReadonlySet<string> = new Set(['m.fully_read', 'm.push_rules']);
 
 export interface AccountDataService {

@@ -25,6 +25,7 @@ import type { RelationRecord } from '../storage/relations';
 import type { ClientEvent, Viewer } from './client-events';
 import { encodePosition, parsePosition } from './room-reads';
 import type { VisibilityChecker, VisibilityService } from './visibility';
+import { ignoredUsersOf } from './account-data';
 
 /** GET /relations `limit`: Synapse's default, and our cap. */
 export const DEFAULT_RELATIONS_LIMIT = 5;
@@ -112,11 +113,7 @@ export function createRelationsService(deps: {
   const { store, visibility } = deps;
 
   /** Users the viewer ignores (spec "Ignoring users": their thread events are not aggregated). */
-  function ignoredBy(userId: string): string[] {
-    const content = store.getAccountData(userId, '', 'm.ignored_user_list');
-    const users = content?.ignored_users;
-    return users && typeof users === 'object' && !Array.isArray(users) ? Object.keys(users) : [];
-  }
+  const ignoredBy = (userId: string): string[] => [...ignoredUsersOf(store, userId)];
 
   /** The parent event, when it is in the room and the user may see it; else 404 (relations.yaml). */
   function visibleParent(vis: VisibilityChecker, userId: string, roomId: string, eventId: string): StoredEvent {

@@ -18,6 +18,7 @@ import type { BackfillService } from './federation/backfill';
 import { matchesRoomEventFilter, type RoomEventFilter } from './room-event-filter';
 import { encodeEventToken, parseEventToken } from './tokens';
 import type { VisibilityChecker, VisibilityService } from './visibility';
+import { ignoredUsersOf } from './account-data';
 
 /** /messages `limit` default (spec) and the cap we apply (like Synapse's 1000). */
 export const DEFAULT_MESSAGES_LIMIT = 10;
@@ -203,9 +204,7 @@ export function createRoomReadsService(deps: {
    * as the room's state needs them).
    */
   function notIgnoredBy(userId: string): (e: StoredEvent) => boolean {
-    const list = store.getAccountData(userId, '', 'm.ignored_user_list')?.ignored_users;
-    if (typeof list !== 'object' || list === null || Array.isArray(list)) return () => true;
-    const ignored = new Set(Object.keys(list));
+    const ignored = ignoredUsersOf(store, userId);
     return ignored.size ? (e) => e.pdu.state_key !== undefined || !ignored.has(e.pdu.sender) : () => true;
   }
 

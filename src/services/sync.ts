@@ -64,6 +64,7 @@ import { TO_DEVICE_SYNC_LIMIT } from './to-device';
 import { encodeEventToken, encodeSyncToken, parseSyncToken, type SyncPosition } from './tokens';
 import type { TypingService } from './typing';
 import type { VisibilityService } from './visibility';
+import { ignoredUsersOf } from './account-data';
 
 /** Timeline limit when the filter sets none (spec: "Servers should apply a default value"). */
 export const DEFAULT_TIMELINE_LIMIT = 10;
@@ -201,11 +202,7 @@ export function createSyncService(deps: {
     return store.getRoomsForUser(a).some((m) => m.membership === 'join' && store.getMembership(m.roomId, b)?.membership === 'join');
   }
 
-  /** The users in the user's m.ignored_user_list (spec "Ignoring Users"). */
-  function ignoredUsers(userId: string): Set<string> {
-    const list = store.getAccountData(userId, '', 'm.ignored_user_list')?.ignored_users;
-    return new Set(list && typeof list === 'object' && !Array.isArray(list) ? Object.keys(list) : []);
-  }
+  const ignoredUsers = (userId: string) => ignoredUsersOf(store, userId);
 
   function compute(req: SyncRequest, sinceToken: SyncPosition | undefined, filter: FilterDefinition): Computed {
     const { userId, deviceId } = req;
